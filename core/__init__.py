@@ -1,0 +1,1 @@
+"""Core of paddock: config, plugins, assembly, clock, signals, recordings, reports."""

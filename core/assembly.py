@@ -1,0 +1,219 @@
+"""The one place that chooses the mode and assembles flumine, strategies, middleware and controls."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from flumine import Flumine, FlumineSimulation, clients
+from flumine.baseflumine import BaseFlumine
+
+from core.clock import Clock, MarketDataClock, WallClock
+from core.config import LoadedConfig
+from core.errors import CredentialsError, RecordingError
+from core.plugins import PluginRegistry, discover
+from core.recordings import MarketHeader, Recording, RecordingStream, read_header, resolve_paths
+from middleware.signals import SignalBuffer
+from middleware.state import MarketStateTracker
+from strategies.base import ModalStrategy
+
+logger = logging.getLogger(__name__)
+
+CREDENTIAL_VARIABLES = ("BETFAIR_USERNAME", "BETFAIR_PASSWORD", "BETFAIR_APP_KEY", "BETFAIR_CERTS")
+
+
+class Mode(StrEnum):
+    """How market data arrives and where orders go."""
+
+    BACKTEST = "backtest"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+@dataclass
+class Framework:
+    """An assembled, ready-to-run flumine framework and the project's parts wired into it."""
+
+    mode: Mode
+    flumine: BaseFlumine
+    clock: Clock
+    tracker: MarketStateTracker
+    signals: SignalBuffer
+    strategies: list[ModalStrategy]
+    config: LoadedConfig
+    recordings: list[Recording] = field(default_factory=list)
+
+    def run(self) -> None:
+        """Run until the recordings end (backtest) or the process is stopped (live, paper)."""
+        self.flumine.run()
+
+
+@dataclass(frozen=True)
+class _MarketStream:
+    header: MarketHeader
+    stream: RecordingStream
+
+
+def build(
+    mode: Mode,
+    config: LoadedConfig,
+    *,
+    paths: list[str | Path] | None = None,
+    registry: PluginRegistry | None = None,
+    raise_hook_errors: bool = False,
+    environ: dict[str, str] | None = None,
+) -> Framework:
+    """Assemble the framework for a mode; the only place a mode is chosen."""
+    registry = registry or discover()
+    return _BUILDERS[mode](config, registry, paths, raise_hook_errors, environ if environ is not None else os.environ)
+
+
+def _common(mode: Mode, config: LoadedConfig, flumine: BaseFlumine, clock: Clock) -> Framework:
+    tracker = MarketStateTracker(clock)
+    signals = SignalBuffer()
+    flumine.add_market_middleware(tracker)
+    flumine.add_market_middleware(signals)
+    return Framework(
+        mode=mode, flumine=flumine, clock=clock, tracker=tracker, signals=signals, strategies=[], config=config
+    )
+
+
+def _add_strategies(
+    framework: Framework,
+    registry: PluginRegistry,
+    streams_for: Callable[[int], list],
+    raise_hook_errors: bool,
+) -> None:
+    source = str(framework.config.path)
+    for index, entry in enumerate(framework.config.app.strategies):
+        strategy = registry.create(
+            entry,
+            source,
+            index,
+            streams=streams_for(index),
+            tracker=framework.tracker,
+            signals=framework.signals,
+            clock=framework.clock,
+            raise_hook_errors=raise_hook_errors,
+        )
+        framework.flumine.add_strategy(strategy)
+        framework.strategies.append(strategy)
+
+
+def _build_backtest(config, registry, paths, raise_hook_errors, environ) -> Framework:
+    raw_paths = list(paths) if paths else [config.resolve(p) for p in config.app.backtest.paths]
+    recordings = [read_header(f) for f in resolve_paths(raw_paths)]
+    market_streams = _recording_streams(recordings)
+    framework = _common(Mode.BACKTEST, config, FlumineSimulation(client=clients.SimulatedClient()), MarketDataClock())
+    framework.recordings = recordings
+
+    def streams_for(index: int) -> list:
+        market_filter = config.app.strategies[index].market_filter
+        chosen = [
+            ms.stream
+            for ms in market_streams
+            if market_filter.matches(ms.header.event_type_id, ms.header.market_type, ms.header.country_code)
+        ]
+        if not chosen:
+            logger.warning("strategy %s matches none of the recordings", config.app.strategies[index].instance_name)
+        return chosen
+
+    _add_strategies(framework, registry, streams_for, raise_hook_errors)
+    return framework
+
+
+def _recording_streams(recordings: list[Recording]) -> list[_MarketStream]:
+    """One stream per market; the markets of one event are replayed together in publish-time order."""
+    seen: dict[str, Path] = {}
+    chosen: list[tuple[Recording, MarketHeader]] = []
+    for recording in recordings:
+        for header in recording.markets:
+            if header.market_id in seen:
+                logger.warning(
+                    "skipping market %s in %s: already replayed from %s",
+                    header.market_id,
+                    recording.path,
+                    seen[header.market_id],
+                )
+                continue
+            seen[header.market_id] = recording.path
+            chosen.append((recording, header))
+    if not chosen:
+        raise RecordingError("no markets to replay")
+    per_event: dict[str, int] = {}
+    for _, header in chosen:
+        per_event[header.event_id] = per_event.get(header.event_id, 0) + 1
+    streams = []
+    for recording, header in chosen:
+        grouped = per_event[header.event_id] > 1
+        stream = RecordingStream(
+            str(recording.path),
+            market_id=header.market_id if len(recording.markets) > 1 else None,
+            event_processing=grouped,
+            event_group=header.event_id if grouped else None,
+            event_id=header.event_id,
+        )
+        streams.append(_MarketStream(header, stream))
+    return streams
+
+
+def credentials_from(environ: dict[str, str]) -> dict[str, str]:
+    """Betfair credentials from environment variables; raises CredentialsError naming the missing ones."""
+    missing = [name for name in CREDENTIAL_VARIABLES if not environ.get(name)]
+    if missing:
+        raise CredentialsError(f"missing environment variables for Betfair credentials: {', '.join(missing)}")
+    return {name: environ[name] for name in CREDENTIAL_VARIABLES}
+
+
+def _betfair_client(environ: dict[str, str], paper_trade: bool) -> clients.BetfairClient:
+    import betfairlightweight
+
+    creds = credentials_from(environ)
+    certs = creds["BETFAIR_CERTS"]
+    if not Path(certs).is_dir():
+        raise CredentialsError(f"BETFAIR_CERTS: {certs} is not a directory of certificate files")
+    trading = betfairlightweight.APIClient(
+        creds["BETFAIR_USERNAME"], creds["BETFAIR_PASSWORD"], app_key=creds["BETFAIR_APP_KEY"], certs=certs
+    )
+    return clients.BetfairClient(trading, paper_trade=paper_trade)
+
+
+def _live_streams_for(config: LoadedConfig) -> Callable[[int], list]:
+    from betfairlightweight.filters import streaming_market_data_filter, streaming_market_filter
+    from flumine.streams.betfairmarketstream import BetfairMarketStream
+
+    data_filter = streaming_market_data_filter(
+        fields=["EX_ALL_OFFERS", "EX_TRADED", "EX_TRADED_VOL", "EX_LTP", "EX_MARKET_DEF", "SP_TRADED", "SP_PROJECTED"]
+    )
+
+    def streams_for(index: int) -> list:
+        f = config.app.strategies[index].market_filter
+        market_filter = streaming_market_filter(
+            event_type_ids=list(f.event_type_ids) or None,
+            market_types=list(f.market_types) or None,
+            country_codes=list(f.country_codes) or None,
+        )
+        return [BetfairMarketStream(market_filter=market_filter, market_data_filter=data_filter)]
+
+    return streams_for
+
+
+def _build_exchange(mode: Mode, paper_trade: bool):
+    def builder(config, registry, paths, raise_hook_errors, environ) -> Framework:
+        client = _betfair_client(environ, paper_trade=paper_trade)
+        framework = _common(mode, config, Flumine(client=client), WallClock())
+        _add_strategies(framework, registry, _live_streams_for(config), raise_hook_errors)
+        return framework
+
+    return builder
+
+
+_BUILDERS = {
+    Mode.BACKTEST: _build_backtest,
+    Mode.PAPER: _build_exchange(Mode.PAPER, paper_trade=True),
+    Mode.LIVE: _build_exchange(Mode.LIVE, paper_trade=False),
+}

@@ -1,0 +1,140 @@
+"""The command line: one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from core.errors import UserError
+
+logger = logging.getLogger("paddock")
+
+
+def _cmd_backtest(args) -> int:
+    from core.assembly import Mode, build
+    from core.config import load_config
+    from core.plugins import discover
+    from core.progress import ProgressControl
+    from core.report import build_report
+
+    config = load_config(args.config)
+    framework = build(Mode.BACKTEST, config, paths=args.paths or None, registry=discover(args.strategies_dir))
+    if sys.stdout.isatty() and not args.no_progress:
+        markets = sum(len(r.markets) for r in framework.recordings)
+        framework.flumine.add_logging_control(ProgressControl(markets))
+    framework.run()
+    report = build_report(framework.flumine.markets, config.app.backtest.commission)
+    print(report.table())
+    errors = {s.name: s.hook_errors for s in framework.strategies if s.hook_errors}
+    for name, count in errors.items():
+        print(f"warning: strategy {name}: {count} hook call(s) raised; see the log", file=sys.stderr)
+    if args.out:
+        for path in report.write(Path(args.out)):
+            print(f"wrote {path}")
+    return 0
+
+
+def _cmd_strategies(args) -> int:
+    from core.plugins import discover
+
+    registry = discover(args.strategies_dir)
+    for name, plugin in sorted(registry.plugins.items()):
+        print(f"{name}  ({plugin.cls.__module__}.{plugin.cls.__name__}, {plugin.source})")
+        for key, info in plugin.params().items():
+            print(f"    {key}: {info['type']} = {info['default']!r}  {info['description']}".rstrip())
+    if registry.failures:
+        print("\nfailed to load:")
+        for failure in registry.failures:
+            print(f"  {failure.source}: {failure.error}")
+    return 0
+
+
+def _cmd_new_strategy(args) -> int:
+    from core.newstrategy import write_strategy
+
+    path = write_strategy(args.name, args.strategies_dir)
+    print(f"wrote {path}; run `python main.py strategies` to see it and add it to your config by name '{args.name}'")
+    return 0
+
+
+def _cmd_generate(args) -> int:
+    from core.scenarios.generate import generate
+
+    path = generate(args.scenario, Path(args.out), seed=args.seed)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_exchange(mode_name: str):
+    def run(args) -> int:
+        from core.assembly import Mode, build
+        from core.config import load_config
+        from core.plugins import discover
+
+        config = load_config(args.config)
+        framework = build(Mode(mode_name), config, registry=discover(args.strategies_dir))
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            framework.run()
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+        return 0
+
+    return run
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of main.py."""
+    from core.plugins import STRATEGIES_DIR
+
+    p = argparse.ArgumentParser(prog="main.py", description="Betfair trading bots on flumine: backtest, paper, live.")
+    p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_strategies_dir(sp):
+        sp.add_argument("--strategies-dir", type=Path, default=STRATEGIES_DIR, help="folder of strategy plugins")
+        return sp
+
+    bt = with_strategies_dir(sub.add_parser("backtest", help="replay recordings through the configured strategies"))
+    bt.add_argument("paths", nargs="*", help="recording files, directories or globs (default: [backtest] paths)")
+    bt.add_argument("--config", help="config file (default: config.toml)")
+    bt.add_argument("--out", help="folder for orders.csv and summary.json")
+    bt.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bt.set_defaults(func=_cmd_backtest)
+
+    st = with_strategies_dir(sub.add_parser("strategies", help="list strategy plugins, their params and load failures"))
+    st.set_defaults(func=_cmd_strategies)
+
+    ns = with_strategies_dir(sub.add_parser("new-strategy", help="write strategies/NAME.py from a working template"))
+    ns.add_argument("name")
+    ns.set_defaults(func=_cmd_new_strategy)
+
+    gen = sub.add_parser("generate", help="write a scenario recording (football or race)")
+    gen.add_argument("scenario", choices=["football", "race"])
+    gen.add_argument("--out", required=True, help="recording file to write (.gz, .bz2 or plain)")
+    gen.add_argument("--seed", type=int, default=1)
+    gen.set_defaults(func=_cmd_generate)
+
+    for mode_name, text in (("paper", "live data, simulated orders"), ("live", "live data, real orders")):
+        sp = with_strategies_dir(sub.add_parser(mode_name, help=text))
+        sp.add_argument("--config", required=True, help="config file")
+        sp.set_defaults(func=_cmd_exchange(mode_name))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one message and return 2."""
+    args = parser().parse_args(argv)
+    level = getattr(logging, str(args.log_level).upper(), None)
+    if not isinstance(level, int):
+        print(f"error: --log-level {args.log_level!r} is not a logging level", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,8 @@
+"""paddock command line: `python main.py --help`."""
+
+import sys
+
+from core.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""flumine market middleware: market state tracking and signal buffers."""

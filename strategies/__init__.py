@@ -1,0 +1,1 @@
+"""Strategy plugins: the ModalStrategy base class and the shipped examples."""
