@@ -90,7 +90,8 @@ class PluginRegistry:
             raise PluginError(describe_validation_error(source, exc, prefix=f"strategies[{index}].params")) from None
         return plugin.cls(config, name=entry.instance_name, **kwargs)
 
-    def _add(self, cls: type[ModalStrategy], source: str) -> None:
+    def register(self, cls: type[ModalStrategy], source: str) -> None:
+        """Add a strategy class; a name clash or a bad Config is recorded as a failure."""
         name = plugin_name_of(cls)
         if name in self.plugins and self.plugins[name].cls is not cls:
             self.failures.append(
@@ -150,7 +151,7 @@ def discover(strategies_dir: Path = STRATEGIES_DIR, entry_point_group: str = ENT
         if not found:
             registry.failures.append(PluginFailure(str(path), "defines no ModalStrategy subclass"))
         for cls in found:
-            registry._add(cls, str(path))
+            registry.register(cls, str(path))
     for ep in sorted(importlib.metadata.entry_points(group=entry_point_group), key=lambda e: e.name):
         source = f"entry point {ep.name} = {ep.value}"
         try:
@@ -163,5 +164,5 @@ def discover(strategies_dir: Path = STRATEGIES_DIR, entry_point_group: str = ENT
         if not (inspect.isclass(cls) and issubclass(cls, ModalStrategy)):
             registry.failures.append(PluginFailure(source, "is not a ModalStrategy subclass"))
             continue
-        registry._add(cls, source)
+        registry.register(cls, source)
     return registry
