@@ -102,6 +102,8 @@ def _add_strategies(
         )
         framework.flumine.add_strategy(strategy)
         framework.strategies.append(strategy)
+        if strategy.uses_signals:
+            framework.signals.watch(strategy.stream_ids)
 
 
 def _build_backtest(config, registry, paths, raise_hook_errors, environ) -> Framework:

@@ -29,12 +29,14 @@ ORDER_COLUMNS = [
     "runner_status",
     "profit",
 ]
+COUNT_COLUMNS = ("orders", "matched", "lapsed_or_cancelled", "voided")
 SUMMARY_COLUMNS = [
     "strategy",
     "market_id",
     "orders",
     "matched",
     "lapsed_or_cancelled",
+    "voided",
     "matched_stake",
     "gross_pnl",
     "commission",
@@ -122,6 +124,7 @@ def build_report(markets, commission_rate: float) -> Report:
                 "orders": int(len(group)),
                 "matched": int((group["size_matched"] > 0).sum()),
                 "lapsed_or_cancelled": int(((group["size_cancelled"] + group["size_lapsed"]) > 0).sum()),
+                "voided": int((group["size_voided"] > 0).sum()),
                 "matched_stake": round(float(group["size_matched"].sum()), 2),
                 "gross_pnl": gross,
                 "commission": commission,
@@ -130,11 +133,7 @@ def build_report(markets, commission_rate: float) -> Report:
         )
     summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS)
     totals = {
-        key: (
-            int(summary[key].sum())
-            if key in ("orders", "matched", "lapsed_or_cancelled")
-            else round(float(summary[key].sum()), 2)
-        )
+        key: (int(summary[key].sum()) if key in COUNT_COLUMNS else round(float(summary[key].sum()), 2))
         for key in SUMMARY_COLUMNS[2:]
     }
     return Report(orders=orders, summary=summary, totals=totals, commission_rate=commission_rate)

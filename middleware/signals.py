@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 import numpy as np
 from flumine.markets.middleware import Middleware
@@ -15,19 +16,26 @@ NAN = float("nan")
 class SignalBuffer(Middleware):
     """flumine middleware that keeps the last `maxlen` observations of each runner of open pre-race markets.
 
-    An observation is (best back price, best back size, best lay price, best lay size,
-    back volume over the top `depth` levels, lay volume over the top `depth` levels, last traded price).
+    Only markets on streams of strategies that use signals are observed (`watch`), so a
+    framework without such a strategy pays nothing. An observation is (best back price, best
+    back size, best lay price, best lay size, back volume over the top `depth` levels, lay
+    volume over the top `depth` levels, last traded price).
     """
 
     def __init__(self, maxlen: int = 100, depth: int = 3) -> None:
         self.maxlen = maxlen
         self.depth = depth
         self.buffers: dict[str, dict[int, deque]] = {}
+        self._stream_ids: set[int] = set()
+
+    def watch(self, stream_ids: Iterable[int]) -> None:
+        """Observe the markets arriving on these streams."""
+        self._stream_ids.update(stream_ids)
 
     def __call__(self, market) -> None:
-        """Record one observation per active runner when the market is open and pre-race."""
+        """Record one observation per active runner when the market is watched, open and pre-race."""
         book = market.market_book
-        if book.status != "OPEN" or book.inplay:
+        if book.streaming_unique_id not in self._stream_ids or book.status != "OPEN" or book.inplay:
             return
         runners = self.buffers.get(book.market_id)
         if runners is None:

@@ -63,7 +63,6 @@ class MarketStateTracker(Middleware):
         """Update the market's state from its latest book."""
         book = market.market_book
         self.clock.observe(book.publish_time_epoch)
-        now = self.clock.now()
         state = self.states.get(book.market_id)
         if state is None:
             state = self._new_state(market)
@@ -71,17 +70,23 @@ class MarketStateTracker(Middleware):
         state.updates += 1
         status = book.status
         previous = state.status
+        went_in_play = state.phase is Phase.PRE_RACE and bool(book.inplay)
+        if status == previous and not went_in_play:
+            if state.suspended or state.reopened or state.went_in_play:
+                state.suspended = state.reopened = state.went_in_play = False
+            return
+        now = self.clock.now()
+        state.status = status
         state.suspended = status == "SUSPENDED" and previous != "SUSPENDED"
         state.reopened = status == "OPEN" and previous == "SUSPENDED"
-        state.went_in_play = bool(book.inplay) and state.phase is Phase.PRE_RACE
-        state.status = status
+        state.went_in_play = went_in_play
         if state.suspended:
             state.suspended_at = now
             state.transitions.append((now, "SUSPENDED"))
         if state.reopened:
             state.reopened_at = now
             state.transitions.append((now, "REOPENED"))
-        if state.went_in_play:
+        if went_in_play:
             state.phase = Phase.IN_PLAY
             state.in_play_at = now
             state.transitions.append((now, "IN_PLAY"))

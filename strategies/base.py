@@ -34,6 +34,7 @@ class ModalStrategy(BaseStrategy):
 
     plugin_name: ClassVar[str | None] = None
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
+    uses_signals: ClassVar[bool] = False  # True: the signal buffer observes this strategy's markets
 
     def __init__(
         self,
@@ -86,7 +87,7 @@ class ModalStrategy(BaseStrategy):
 
     def process_market_book(self, market: Market, market_book: MarketBook) -> None:
         """Dispatch one book: status transitions first, then the phase hook if the market is open."""
-        state = self.tracker.get(market_book.market_id)
+        state = self.tracker.states.get(market_book.market_id)
         if state is None:
             return
         market_id = market_book.market_id

@@ -26,6 +26,7 @@ class WeightOfMoney(ModalStrategy):
 
     plugin_name = "weight_of_money"
     Config = WeightOfMoneyConfig
+    uses_signals = True
 
     def process_pre_race(self, market, market_book) -> None:
         """Check each runner's signals and place at most one order per selection."""

@@ -17,6 +17,7 @@ class SignalProbe(Probe):
     """Takes the signal buffer's view of one runner after each of the first four books."""
 
     plugin_name = "signal_probe"
+    uses_signals = True
     seen: list = []
 
     def process_pre_race(self, market, market_book):

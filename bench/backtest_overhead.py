@@ -1,0 +1,139 @@
+"""Benchmark: the project's full backtest stack vs bare flumine on the same recordings, in one run.
+
+Alternates them over several rounds and prints updates per CPU second of each and the ratios
+(target >= 0.95). CPU time (time.process_time) is used because these machines are shared.
+Usage: python -m bench.backtest_overhead [--rounds N] [PATH ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from flumine import BaseStrategy, FlumineSimulation, clients
+from flumine.streams.betfairhistoricalstream import BetfairHistoricalStream
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.assembly import Mode, build  # noqa: E402
+from core.config import load_config  # noqa: E402
+from core.plugins import discover  # noqa: E402
+from core.recordings import read_header, resolve_paths  # noqa: E402
+from strategies.base import ModalStrategy  # noqa: E402
+
+DEFAULT_PATHS = [
+    ROOT.parent / "shared" / "recordings" / n
+    for n in ("SELF-1.181223994.bz2", "SELF-1.181223995.bz2", "PRO-1.170258213.bz2")
+]
+
+
+class BareNoop(BaseStrategy):
+    """Bare flumine strategy that looks at every book and does nothing."""
+
+    updates = 0
+
+    def check_market_book(self, market, market_book):
+        return True
+
+    def process_market_book(self, market, market_book):
+        BareNoop.updates += 1
+
+
+class ModalNoop(ModalStrategy):
+    """The project's strategy base with no-op hooks: measures the switch, tracker and signal buffer."""
+
+    plugin_name = "bench_noop"
+    updates = 0
+
+    def process_market_book(self, market, market_book):
+        ModalNoop.updates += 1
+        super().process_market_book(market, market_book)
+
+
+def run_bare(paths: list[Path]) -> tuple[float, int]:
+    """Bare flumine: one historical stream per file, grouped by event like the project does."""
+    BareNoop.updates = 0
+    events = {}
+    for path in paths:
+        events.setdefault(read_header(path).event_id, []).append(path)
+    streams = []
+    for event_id, files in events.items():
+        for path in files:
+            grouped = len(files) > 1
+            stream = BetfairHistoricalStream(
+                str(path), event_processing=grouped, event_group=event_id if grouped else None
+            )
+            stream.market_filter = str(path)  # flumine 3.3.2 workaround, as in core/recordings.py
+            streams.append(stream)
+    framework = FlumineSimulation(client=clients.SimulatedClient())
+    framework.add_strategy(BareNoop(streams=streams))
+    start = time.process_time()
+    framework.run()
+    return time.process_time() - start, BareNoop.updates
+
+
+class ModalNoopSignals(ModalNoop):
+    """As ModalNoop, but declares it uses signals, so the signal buffer observes every runner."""
+
+    plugin_name = "bench_noop_signals"
+    uses_signals = True
+
+
+def run_full(paths: list[Path], config_path: Path) -> tuple[float, int]:
+    """The full stack: assembly, tracker, signal buffer, ModalStrategy dispatch."""
+    ModalNoop.updates = 0
+    registry = discover()
+    registry.register(ModalNoop, "bench")
+    registry.register(ModalNoopSignals, "bench")
+    framework = build(Mode.BACKTEST, load_config(config_path), paths=paths, registry=registry)
+    start = time.process_time()
+    framework.run()
+    return time.process_time() - start, ModalNoop.updates
+
+
+def main() -> int:
+    """Run the benchmark and print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", default=[str(p) for p in DEFAULT_PATHS])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    paths = resolve_paths(args.paths)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / "plain.toml"
+        plain.write_text('[[strategies]]\nname = "bench_noop"\n')
+        signals = Path(tmp) / "signals.toml"
+        signals.write_text('[[strategies]]\nname = "bench_noop_signals"\n')
+        rates: dict[str, list[float]] = {"bare": [], "full": [], "full+signals": []}
+        for round_no in range(args.rounds):
+            for name, runner in (
+                ("bare", lambda: run_bare(paths)),
+                ("full", lambda: run_full(paths, plain)),
+                ("full+signals", lambda: run_full(paths, signals)),
+            ):
+                seconds, updates = runner()
+                rates[name].append(updates / seconds)
+            print(f"round {round_no + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()))
+    print(f"files: {', '.join(p.name for p in paths)}")
+    best = {k: max(v) for k, v in rates.items()}
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"{'':38}{'best':>12}{'median':>12}  (updates/s over {args.rounds} alternating rounds)")
+    print(f"{'bare flumine, no-op BaseStrategy':38}{best['bare']:>12,.0f}{median['bare']:>12,.0f}")
+    print(f"{'full stack, no-op ModalStrategy':38}{best['full']:>12,.0f}{median['full']:>12,.0f}")
+    print(f"{'full stack + signal buffer observing':38}{best['full+signals']:>12,.0f}{median['full+signals']:>12,.0f}")
+    print(
+        f"ratio full/bare: best {best['full'] / best['bare']:.3f}, median {median['full'] / median['bare']:.3f} (target >= 0.95)"
+    )
+    print(
+        f"ratio full+signals/bare: best {best['full+signals'] / best['bare']:.3f}, "
+        f"median {median['full+signals'] / median['bare']:.3f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
