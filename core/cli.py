@@ -23,8 +23,7 @@ def _cmd_backtest(args) -> int:
     config = load_config(args.config)
     framework = build(Mode.BACKTEST, config, paths=args.paths or None, registry=discover(args.strategies_dir))
     if sys.stdout.isatty() and not args.no_progress:
-        markets = sum(len(r.markets) for r in framework.recordings)
-        framework.flumine.add_logging_control(ProgressControl(markets))
+        framework.flumine.add_logging_control(ProgressControl(total_markets=len(framework.flumine.streams)))
     framework.run()
     report = build_report(framework.flumine.markets, config.app.backtest.commission)
     print(report.table())
