@@ -7,11 +7,19 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 from flumine import Flumine, FlumineSimulation, clients
 from flumine.baseflumine import BaseFlumine
+from flumine.events.events import CustomEvent
+from flumine.worker import BackgroundWorker
 
+from controls.execution import CallLog, LoggedBetfairExecution, LoggedSimulatedExecution
+from controls.layer import SafetyLayer, install
+from controls.store import JsonFileStore, MemoryStore, StateStore
+from controls.watchdog import monitored_listener
+from core.alerts import AlertHook, LogAlerts, alerts_from
 from core.clock import Clock, MarketDataClock, WallClock
 from core.config import LoadedConfig
 from core.errors import CredentialsError, RecordingError
@@ -45,6 +53,7 @@ class Framework:
     signals: SignalBuffer
     strategies: list[ModalStrategy]
     config: LoadedConfig
+    safety: SafetyLayer
     recordings: list[Recording] = field(default_factory=list)
 
     def run(self) -> None:
@@ -72,13 +81,35 @@ def build(
     return _BUILDERS[mode](config, registry, paths, raise_hook_errors, environ if environ is not None else os.environ)
 
 
-def _common(mode: Mode, config: LoadedConfig, flumine: BaseFlumine, clock: Clock) -> Framework:
+def kill_switch_path(config: LoadedConfig, mode: Mode) -> Path:
+    """Where a live or paper framework keeps its kill switch state."""
+    return config.resolve(config.app.data_dir) / str(mode) / "killswitch.json"
+
+
+def _common(
+    mode: Mode,
+    config: LoadedConfig,
+    flumine: BaseFlumine,
+    clock: Clock,
+    call_log: CallLog,
+    store: StateStore,
+    alerts: AlertHook,
+    post: Callable[[Callable[[], None]], None],
+) -> Framework:
     tracker = MarketStateTracker(clock)
     signals = SignalBuffer()
     flumine.add_market_middleware(tracker)
     flumine.add_market_middleware(signals)
+    safety = install(flumine, config.app, clock, tracker, store, alerts, call_log, post)
     return Framework(
-        mode=mode, flumine=flumine, clock=clock, tracker=tracker, signals=signals, strategies=[], config=config
+        mode=mode,
+        flumine=flumine,
+        clock=clock,
+        tracker=tracker,
+        signals=signals,
+        strategies=[],
+        config=config,
+        safety=safety,
     )
 
 
@@ -99,9 +130,11 @@ def _add_strategies(
             signals=framework.signals,
             clock=framework.clock,
             raise_hook_errors=raise_hook_errors,
+            safety=framework.safety,
         )
         framework.flumine.add_strategy(strategy)
         framework.strategies.append(strategy)
+        framework.safety.strategies.append(strategy)
         if strategy.uses_signals:
             framework.signals.watch(strategy.stream_ids)
 
@@ -110,8 +143,17 @@ def _build_backtest(config, registry, paths, raise_hook_errors, environ) -> Fram
     raw_paths = list(paths) if paths else [config.resolve(p) for p in config.app.backtest.paths]
     recordings = [read_header(f) for f in resolve_paths(raw_paths)]
     market_streams = _recording_streams(recordings)
-    framework = _common(Mode.BACKTEST, config, FlumineSimulation(client=clients.SimulatedClient()), MarketDataClock())
+    clock = MarketDataClock()
+    call_log = CallLog(clock)
+    client = clients.SimulatedClient(execution_cls=partial(LoggedSimulatedExecution, call_log=call_log))
+    # a backtest keeps its kill switch in memory: it must neither inherit nor leave state (determinism)
+    framework = _common(
+        Mode.BACKTEST, config, FlumineSimulation(client=client), clock, call_log, MemoryStore(), LogAlerts(), _now
+    )
     framework.recordings = recordings
+    for ms in market_streams:
+        if ms.header.competition_id:
+            framework.safety.competitions[ms.header.market_id] = ms.header.competition_id
 
     def streams_for(index: int) -> list:
         market_filter = config.app.strategies[index].market_filter
@@ -171,7 +213,11 @@ def credentials_from(environ: dict[str, str]) -> dict[str, str]:
     return {name: environ[name] for name in CREDENTIAL_VARIABLES}
 
 
-def _betfair_client(environ: dict[str, str], paper_trade: bool) -> clients.BetfairClient:
+def _now(fn: Callable[[], None]) -> None:
+    fn()
+
+
+def _betfair_client(environ: dict[str, str], paper_trade: bool, call_log: CallLog) -> clients.BetfairClient:
     import betfairlightweight
 
     creds = credentials_from(environ)
@@ -181,12 +227,12 @@ def _betfair_client(environ: dict[str, str], paper_trade: bool) -> clients.Betfa
     trading = betfairlightweight.APIClient(
         creds["BETFAIR_USERNAME"], creds["BETFAIR_PASSWORD"], app_key=creds["BETFAIR_APP_KEY"], certs=certs
     )
-    return clients.BetfairClient(trading, paper_trade=paper_trade)
+    execution = None if paper_trade else partial(LoggedBetfairExecution, call_log=call_log)
+    return clients.BetfairClient(trading, paper_trade=paper_trade, execution_cls=execution)
 
 
-def _live_streams_for(config: LoadedConfig) -> Callable[[int], list]:
+def _live_streams_for(config: LoadedConfig, stream_class: type) -> Callable[[int], list]:
     from betfairlightweight.filters import streaming_market_data_filter, streaming_market_filter
-    from flumine.streams.betfairmarketstream import BetfairMarketStream
 
     data_filter = streaming_market_data_filter(
         fields=["EX_ALL_OFFERS", "EX_TRADED", "EX_TRADED_VOL", "EX_LTP", "EX_MARKET_DEF", "SP_TRADED", "SP_PROJECTED"]
@@ -199,16 +245,33 @@ def _live_streams_for(config: LoadedConfig) -> Callable[[int], list]:
             market_types=list(f.market_types) or None,
             country_codes=list(f.country_codes) or None,
         )
-        return [BetfairMarketStream(market_filter=market_filter, market_data_filter=data_filter)]
+        return [stream_class(market_filter=market_filter, market_data_filter=data_filter)]
 
     return streams_for
 
 
 def _build_exchange(mode: Mode, paper_trade: bool):
     def builder(config, registry, paths, raise_hook_errors, environ) -> Framework:
-        client = _betfair_client(environ, paper_trade=paper_trade)
-        framework = _common(mode, config, Flumine(client=client), WallClock())
-        _add_strategies(framework, registry, _live_streams_for(config), raise_hook_errors)
+        from flumine.streams.betfairmarketstream import BetfairMarketStream
+
+        clock = WallClock()
+        call_log = CallLog(clock)
+        client = _betfair_client(environ, paper_trade=paper_trade, call_log=call_log)
+        flumine = Flumine(client=client)
+
+        def post(fn: Callable[[], None]) -> None:  # run on flumine's main thread
+            flumine.handler_queue.put(CustomEvent(None, lambda *_: fn()))
+
+        store = JsonFileStore(kill_switch_path(config, mode))
+        framework = _common(mode, config, flumine, clock, call_log, store, alerts_from(environ), post)
+        layer = framework.safety
+        stream_class = type(
+            "MonitoredMarketStream", (BetfairMarketStream,), {"LISTENER": monitored_listener(layer.monitor)}
+        )
+        _add_strategies(framework, registry, _live_streams_for(config, stream_class), raise_hook_errors)
+        flumine.add_worker(
+            BackgroundWorker(flumine, function=lambda *_: post(layer.tick), interval=0.2, name="paddock_safety_tick")
+        )
         return framework
 
     return builder

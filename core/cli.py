@@ -25,8 +25,15 @@ def _cmd_backtest(args) -> int:
     if sys.stdout.isatty() and not args.no_progress:
         framework.flumine.add_logging_control(ProgressControl(total_markets=len(framework.flumine.streams)))
     framework.run()
-    report = build_report(framework.flumine.markets, config.app.backtest.commission)
+    report = build_report(
+        framework.flumine.markets, config.app.backtest.commission, framework.safety.dispatcher.refusals
+    )
     print(report.table())
+    for reason, count in report.refusal_reasons()[:10]:
+        print(f"refused {count}x: {reason}")
+    ks = framework.safety.kill_switch
+    if ks.history:
+        print(f"kill switch: {ks.state} ({ks.reason})")
     errors = {s.name: s.hook_errors for s in framework.strategies if s.hook_errors}
     for name, count in errors.items():
         print(f"warning: strategy {name}: {count} hook call(s) raised; see the log", file=sys.stderr)
@@ -85,6 +92,31 @@ def _cmd_exchange(mode_name: str):
     return run
 
 
+def _cmd_kill_switch(args) -> int:
+    import os
+
+    from controls.killswitch import KillSwitch
+    from controls.store import JsonFileStore
+    from core.alerts import alerts_from
+    from core.assembly import Mode, kill_switch_path
+    from core.clock import WallClock
+    from core.config import load_config
+
+    config = load_config(args.config)
+    path = kill_switch_path(config, Mode(args.mode))
+    switch = KillSwitch(WallClock(), JsonFileStore(path), alerts_from(os.environ))
+    if args.action == "trip":
+        if not switch.trip(args.reason or "tripped by hand", source="manual"):
+            print(f"kill switch already {switch.state}")
+    elif args.action == "reset":
+        switch.reset(args.reason or "reset by hand", source="manual")
+    print(f"kill switch ({args.mode}, {path}): {switch.state}")
+    for change in switch.history[-args.history :] if args.history else []:
+        d = change.as_dict()
+        print(f"  {d['time']}  {d['action']:<5} -> {d['state']:<8} {d['source']}: {d['reason']}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of main.py."""
     from core.plugins import STRATEGIES_DIR
@@ -121,6 +153,13 @@ def parser() -> argparse.ArgumentParser:
         sp = with_strategies_dir(sub.add_parser(mode_name, help=text))
         sp.add_argument("--config", required=True, help="config file")
         sp.set_defaults(func=_cmd_exchange(mode_name))
+    ks = sub.add_parser("kill-switch", help="show, trip or reset the kill switch of a live or paper bot")
+    ks.add_argument("action", choices=["status", "trip", "reset"])
+    ks.add_argument("--reason", help="why (recorded in the history)")
+    ks.add_argument("--config", help="config file whose data_dir holds the state (default: config.toml)")
+    ks.add_argument("--mode", choices=["live", "paper"], default="live", help="which bot's switch (default live)")
+    ks.add_argument("--history", type=int, default=10, help="how many history entries to show (default 10)")
+    ks.set_defaults(func=_cmd_kill_switch)
     return p
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -58,7 +58,62 @@ class BacktestConfig(Frozen):
 
 
 class RiskConfig(Frozen):
-    """Risk limits; the safety layer adds its keys here."""
+    """Risk limits checked on every new order (absent keys are limits not applied)."""
+
+    max_stake: float | None = Field(default=None, gt=0, description="largest stake of one order")
+    max_market_exposure: float | None = Field(default=None, gt=0, description="worst-case loss in one market")
+    max_event_exposure: float | None = Field(default=None, gt=0, description="worst-case loss over an event's markets")
+    max_total_exposure: float | None = Field(default=None, gt=0, description="worst-case loss over all markets")
+    daily_loss_limit: float | None = Field(
+        default=None, gt=0, description="no new orders once today's P&L is below -this"
+    )
+    selection_cooldown: float = Field(
+        default=0.0, ge=0, description="seconds after an order before the next on a runner"
+    )
+    blacklist_event_types: tuple[str, ...] = ()
+    blacklist_market_types: tuple[str, ...] = ()
+    blacklist_competitions: tuple[str, ...] = ()
+    max_price_drift: int | None = Field(
+        default=None, ge=0, description="ticks the decision price may have moved at placement"
+    )
+    one_in_flight: bool = Field(default=True, description="at most one placement in flight per market and selection")
+
+
+THROTTLE_CODES = ("TOO_MANY_REQUESTS", "TRANSACTION_THROTTLE_EXCEEDED", "REQUEST_THROTTLED", "TOO_MANY_TRANSACTIONS")
+
+
+class KillSwitchConfig(Frozen):
+    """What trips the kill switch automatically."""
+
+    stream_timeout: float = Field(default=10.0, gt=0, description="seconds without data or heartbeat")
+    trip_on_stream_timeout: bool = True
+    trip_on_order_error: bool = True
+    trip_on_throttle: bool = True
+    throttle_codes: tuple[str, ...] = THROTTLE_CODES
+    max_daily_drawdown: float | None = Field(default=None, gt=0, description="trip when today's P&L is below -this")
+
+
+class RateLimitConfig(Frozen):
+    """Order calls (placeOrders, cancelOrders, ...) per second; more wait in a queue."""
+
+    in_play: float = Field(default=5.0, gt=0)
+    pre_race: float = Field(default=5.0, gt=0)
+
+
+class CascadeConfig(Frozen):
+    """Suspension cascades across an event's markets."""
+
+    cascade_debounce: float = Field(default=0.2, ge=0, description="seconds to collect an event's suspensions")
+    reopen_settle: float = Field(default=0.0, ge=0, description="seconds after a reopen before acting")
+    policy: Literal["hold", "hedge", "strategy"] = "hold"
+
+
+class HedgeConfig(Frozen):
+    """FILL_OR_KILL hedge execution."""
+
+    hedge_max_attempts: int = Field(default=3, ge=1)
+    hedge_max_ticks: int = Field(default=3, ge=0, description="how many ticks worse the last attempt may price")
+    min_stake: float = Field(default=1.0, gt=0, description="smallest hedge stake placed")
 
 
 class AppConfig(Frozen):
@@ -67,6 +122,11 @@ class AppConfig(Frozen):
     strategies: tuple[StrategyEntry, ...] = Field(min_length=1)
     backtest: BacktestConfig = BacktestConfig()
     risk: RiskConfig = RiskConfig()
+    kill_switch: KillSwitchConfig = KillSwitchConfig()
+    rate_limit: RateLimitConfig = RateLimitConfig()
+    cascade: CascadeConfig = CascadeConfig()
+    hedge: HedgeConfig = HedgeConfig()
+    data_dir: str = Field(default="data", min_length=1, description="kill switch state and other durable files")
 
     @field_validator("strategies")
     @classmethod

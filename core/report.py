@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from core.positions import is_hedge
 
 ORDER_COLUMNS = [
     "strategy",
@@ -28,8 +31,10 @@ ORDER_COLUMNS = [
     "size_voided",
     "runner_status",
     "profit",
+    "hedge",
 ]
-COUNT_COLUMNS = ("orders", "matched", "lapsed_or_cancelled", "voided")
+REFUSAL_COLUMNS = ["at", "strategy", "market_id", "selection_id", "side", "price", "size", "hedge", "reason"]
+COUNT_COLUMNS = ("orders", "matched", "lapsed_or_cancelled", "voided", "hedges", "refused")
 SUMMARY_COLUMNS = [
     "strategy",
     "market_id",
@@ -37,6 +42,8 @@ SUMMARY_COLUMNS = [
     "matched",
     "lapsed_or_cancelled",
     "voided",
+    "hedges",
+    "refused",
     "matched_stake",
     "gross_pnl",
     "commission",
@@ -49,6 +56,7 @@ class Report:
     """Orders and per strategy / market summary of a finished run."""
 
     orders: pd.DataFrame
+    refusals: pd.DataFrame
     summary: pd.DataFrame
     totals: dict
     commission_rate: float
@@ -60,19 +68,28 @@ class Report:
         frame = pd.concat([self.summary, pd.DataFrame([{"strategy": "TOTAL", "market_id": "", **self.totals}])])
         return frame.to_string(index=False, float_format=lambda v: f"{v:.2f}")
 
+    def refusal_reasons(self) -> list[tuple[str, int]]:
+        """Each kind of refusal reason (figures replaced by #) with how often it occurred."""
+        if self.refusals.empty:
+            return []
+        counts = self.refusals["reason"].str.replace(r"-?\d+(\.\d+)?", "#", regex=True).value_counts()
+        return sorted(((str(k), int(v)) for k, v in counts.items()), key=lambda kv: (-kv[1], kv[0]))
+
     def write(self, out_dir: Path) -> list[Path]:
-        """Write orders.csv and summary.json into out_dir; returns the files written."""
+        """Write orders.csv, refused.csv and summary.json into out_dir; returns the files written."""
         out_dir.mkdir(parents=True, exist_ok=True)
         orders_path = out_dir / "orders.csv"
+        refused_path = out_dir / "refused.csv"
         summary_path = out_dir / "summary.json"
         self.orders.to_csv(orders_path, index=False, float_format="%.2f", lineterminator="\n")
+        self.refusals.to_csv(refused_path, index=False, float_format="%.2f", lineterminator="\n")
         payload = {
             "commission_rate": self.commission_rate,
             "markets": self.summary.to_dict(orient="records"),
             "totals": self.totals,
         }
         summary_path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_plain) + "\n")
-        return [orders_path, summary_path]
+        return [orders_path, refused_path, summary_path]
 
 
 def _plain(value):
@@ -103,18 +120,23 @@ def _order_row(order, market) -> dict:
         "size_voided": round(order.size_voided, 2),
         "runner_status": order.runner_status,
         "profit": round(order.profit, 2),
+        "hedge": is_hedge(order),
     }
 
 
-def build_report(markets, commission_rate: float) -> Report:
-    """Build a report from flumine's markets (each with a blotter) after a run."""
+def build_report(markets, commission_rate: float, refusals: Iterable = ()) -> Report:
+    """Build a report from flumine's markets (each with a blotter) and the refused orders after a run."""
     rows = [_order_row(order, market) for market in markets for order in market.blotter]
     orders = pd.DataFrame(rows, columns=ORDER_COLUMNS)
     orders = orders.sort_values(
         ["strategy", "market_id", "placed_at", "selection_id", "side", "price", "size"], kind="stable"
     ).reset_index(drop=True)
+    refused = pd.DataFrame([asdict(r) for r in refusals], columns=REFUSAL_COLUMNS)
+    refused_count = refused.groupby(["strategy", "market_id"]).size().to_dict() if not refused.empty else {}
+    keys = sorted(set(orders.groupby(["strategy", "market_id"]).groups) | set(refused_count))
     summary_rows = []
-    for (strategy, market_id), group in orders.groupby(["strategy", "market_id"], sort=True):
+    for strategy, market_id in keys:
+        group = orders[(orders["strategy"] == strategy) & (orders["market_id"] == market_id)]
         gross = round(float(group["profit"].sum()), 2)
         commission = round(max(gross, 0.0) * commission_rate, 2)
         summary_rows.append(
@@ -125,6 +147,8 @@ def build_report(markets, commission_rate: float) -> Report:
                 "matched": int((group["size_matched"] > 0).sum()),
                 "lapsed_or_cancelled": int(((group["size_cancelled"] + group["size_lapsed"]) > 0).sum()),
                 "voided": int((group["size_voided"] > 0).sum()),
+                "hedges": int(group["hedge"].sum()),
+                "refused": int(refused_count.get((strategy, market_id), 0)),
                 "matched_stake": round(float(group["size_matched"].sum()), 2),
                 "gross_pnl": gross,
                 "commission": commission,
@@ -136,4 +160,4 @@ def build_report(markets, commission_rate: float) -> Report:
         key: (int(summary[key].sum()) if key in COUNT_COLUMNS else round(float(summary[key].sum()), 2))
         for key in SUMMARY_COLUMNS[2:]
     }
-    return Report(orders=orders, summary=summary, totals=totals, commission_rate=commission_rate)
+    return Report(orders=orders, refusals=refused, summary=summary, totals=totals, commission_rate=commission_rate)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from betfairlightweight.resources import MarketBook
 from flumine import BaseStrategy
 from flumine.markets.market import Market
+from flumine.utils import PRICES_FLOAT
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.clock import Clock, MarketDataClock
+from core.positions import Positions, best_prices, close_out_value, positions
 from middleware.signals import SignalBuffer
 from middleware.state import MarketStateTracker
+
+if TYPE_CHECKING:
+    from controls.layer import SafetyLayer
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +32,13 @@ class StrategyConfig(BaseModel):
     )
     max_order_exposure: float = Field(default=10.0, gt=0.0, description="flumine's per-order exposure cap")
     max_selection_exposure: float = Field(default=100.0, gt=0.0, description="flumine's per-selection exposure cap")
+    profit_target: float | None = Field(
+        default=None, gt=0, description="in play: hedge a position once it is worth this much (money or ticks)"
+    )
+    stop_loss: float | None = Field(
+        default=None, gt=0, description="in play: hedge a position once it has lost this much (money or ticks)"
+    )
+    target_unit: Literal["money", "ticks"] = Field(default="money", description="unit of profit_target and stop_loss")
 
 
 class ModalStrategy(BaseStrategy):
@@ -44,6 +56,7 @@ class ModalStrategy(BaseStrategy):
         signals: SignalBuffer | None = None,
         clock: Clock | None = None,
         raise_hook_errors: bool = False,
+        safety: SafetyLayer | None = None,
         **kwargs,
     ) -> None:
         self.config = config if config is not None else self.Config()
@@ -54,6 +67,7 @@ class ModalStrategy(BaseStrategy):
         self.tracker = tracker or MarketStateTracker(self.clock)
         self.signals = signals or SignalBuffer()
         self.raise_hook_errors = raise_hook_errors
+        self.safety = safety
         self.hook_errors = 0
         self._last_pre_race: dict[str, float] = {}
         self._in_play_seen: set[str] = set()
@@ -71,13 +85,51 @@ class ModalStrategy(BaseStrategy):
         """Called once per market, on its first book with inPlay true."""
 
     def on_suspended(self, market: Market, market_book: MarketBook) -> None:
-        """Called on the book that suspends the market; its prices are stale."""
+        """Called once per market when its suspension is handled (after the cascade debounce); prices are stale."""
 
-    def on_reopened(self, market: Market, market_book: MarketBook) -> None:
-        """Called on the book that reopens a suspended market."""
+    def on_reopened(self, market: Market, market_book: MarketBook, positions: Positions) -> None:
+        """Called once per market after it reopens (and reopen_settle passed), with this strategy's positions."""
 
     def on_closed(self, market: Market, market_book: MarketBook) -> None:
         """Called once when the market closes."""
+
+    # --- orders: through the safety layer's order path (batched, rate-limited, checked) ---
+
+    def place_order(self, market: Market, order, decision_price: float | None = None) -> None:
+        """Queue a new order; it is sent with the market's batch and checked by every control then."""
+        if decision_price is not None:
+            order.context["decision_price"] = decision_price
+        if self.safety is None:
+            market.place_order(order)
+        else:
+            self.safety.dispatcher.place(market, order)
+
+    def cancel_order(self, market: Market, order, size_reduction: float | None = None) -> None:
+        """Queue a cancel of an order's unmatched size (or part of it)."""
+        if self.safety is None:
+            market.cancel_order(order, size_reduction)
+        else:
+            self.safety.dispatcher.cancel(market, order, size_reduction)
+
+    def hedge(self, market: Market, selection_id: int | None = None, reason: str = "strategy") -> bool:
+        """Green up this strategy's position in the market (or one selection) with FILL_OR_KILL orders."""
+        if self.safety is None:
+            raise RuntimeError("hedge() needs the safety layer: build the strategy through core.assembly")
+        return self.safety.hedger.hedge(market, self, selection_id, reason=reason) is not None
+
+    def positions(self, market: Market) -> Positions:
+        """This strategy's positions in the market."""
+        return positions(market, market.blotter.strategy_orders(self))
+
+    # --- called by the cascade controller ---
+
+    def notify_suspended(self, market: Market) -> None:
+        """The cascade controller handled this market's suspension."""
+        self._call(self.on_suspended, market, market.market_book)
+
+    def notify_reopened(self, market: Market, positions: Positions) -> None:
+        """The cascade controller handled this market's reopening."""
+        self._call(lambda m, b: self.on_reopened(m, b, positions), market, market.market_book, "on_reopened")
 
     # --- flumine entry points (the switch lives here, nowhere else) ---
 
@@ -90,17 +142,21 @@ class ModalStrategy(BaseStrategy):
         state = self.tracker.states.get(market_book.market_id)
         if state is None:
             return
+        try:
+            self._dispatch(state, market, market_book)
+        finally:
+            if self.safety is not None:
+                self.safety.after_strategy(self, market_book)
+
+    def _dispatch(self, state, market: Market, market_book: MarketBook) -> None:
         market_id = market_book.market_id
-        if state.suspended:
-            self._call(self.on_suspended, market, market_book)
-        elif state.reopened:
-            self._call(self.on_reopened, market, market_book)
         if state.in_play and market_id not in self._in_play_seen:
             self._in_play_seen.add(market_id)
             self._call(self.on_in_play, market, market_book)
         if not state.is_open:
             return
         if state.in_play:
+            self._manage_positions(market)
             self._call(self.process_in_play, market, market_book)
             return
         now = self.clock.now()
@@ -112,16 +168,81 @@ class ModalStrategy(BaseStrategy):
     def process_closed_market(self, market: Market, market_book: MarketBook) -> None:
         """Mark the market closed and call on_closed once."""
         self.tracker.mark_closed(market.market_id)
+        if self.safety is not None:
+            self.safety.market_closed(market)
         if market.market_id in self._closed_seen:
             return
         self._closed_seen.add(market.market_id)
         self._call(self.on_closed, market, market_book)
+        if self.safety is not None:
+            self.safety.dispatcher.flush()
 
-    def _call(self, hook, market: Market, market_book: MarketBook) -> None:
+    def _manage_positions(self, market: Market) -> None:
+        """Hedge when a position reaches profit_target or stop_loss (in-play, open market)."""
+        cfg = self.config
+        if self.safety is None or (cfg.profit_target is None and cfg.stop_loss is None):
+            return
+        if self.safety.hedger.running(market.market_id, self):
+            return
+        orders = market.blotter.strategy_orders(self)
+        if not any(o.size_matched for o in orders):
+            return
+        if cfg.target_unit == "money":
+            value = close_out_value(market, orders)
+            hit = self._hit(value)
+            if hit:
+                self.hedge(market, reason=f"{hit}: position worth {value:.2f}")
+            return
+        backs, lays = best_prices(market)
+        for selection_id, ticks in _tick_moves(self.positions(market), backs, lays).items():
+            hit = self._hit(ticks)
+            if hit:
+                self.hedge(market, selection_id, reason=f"{hit}: {ticks} ticks on selection {selection_id}")
+
+    def _hit(self, value: float) -> str | None:
+        cfg = self.config
+        if cfg.profit_target is not None and value >= cfg.profit_target:
+            return "profit target"
+        if cfg.stop_loss is not None and value <= -cfg.stop_loss:
+            return "stop loss"
+        return None
+
+    def _call(self, hook, market: Market, market_book: MarketBook, name: str | None = None) -> None:
         try:
             hook(market, market_book)
         except Exception:
             self.hook_errors += 1
-            logger.exception("strategy %s: %s failed on market %s", self.name, hook.__name__, market.market_id)
+            hook_name = name or hook.__name__
+            logger.exception("strategy %s: %s failed on market %s", self.name, hook_name, market.market_id)
             if self.raise_hook_errors:
                 raise
+
+
+def _ticks_between(entry: float, now: float) -> int | None:
+    """Ladder ticks from entry to now (positive when now is higher); None off the ladder."""
+    try:
+        return PRICES_FLOAT.index(now) - PRICES_FLOAT.index(entry)
+    except ValueError:
+        return None
+
+
+def _tick_moves(pos: Positions, backs: dict[int, float], lays: dict[int, float]) -> dict[int, int]:
+    """Per selection with a net position: ticks the price moved in its favour (back: lay price fell)."""
+    out: dict[int, int] = {}
+    for selection_id in {f.selection_id for f in pos.matched}:
+        fills = [f for f in pos.matched if f.selection_id == selection_id]
+        backed = sum(f.size for f in fills if f.side == "BACK")
+        laid = sum(f.size for f in fills if f.side == "LAY")
+        if abs(backed - laid) < 0.01:
+            continue
+        side = "BACK" if backed > laid else "LAY"
+        same = [f for f in fills if f.side == side]
+        entry = sum(f.price * f.size for f in same) / sum(f.size for f in same)
+        entry = min(PRICES_FLOAT, key=lambda p: abs(p - entry))
+        exit_price = lays.get(selection_id) if side == "BACK" else backs.get(selection_id)
+        if exit_price is None:
+            continue
+        moved = _ticks_between(entry, exit_price)
+        if moved is not None:
+            out[selection_id] = -moved if side == "BACK" else moved
+    return out

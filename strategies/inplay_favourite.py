@@ -1,6 +1,8 @@
-"""Example in-play strategy: back the favourite shortly after the off and manage the unmatched part."""
+"""Example in-play strategy: back the favourite after the off, then hedge at a profit target or stop loss."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from flumine.order.order import LimitOrder, OrderStatus
 from flumine.order.trade import Trade
@@ -17,10 +19,17 @@ class InPlayFavouriteConfig(StrategyConfig):
     min_price: float = Field(default=1.2, ge=1.01, description="lowest price to back at")
     max_price: float = Field(default=4.0, le=1000, description="highest price to back at")
     cancel_after: float = Field(default=30.0, gt=0, description="cancel what is unmatched after this many seconds")
+    profit_target: float | None = Field(default=5, gt=0, description="hedge once the price moved this far our way")
+    stop_loss: float | None = Field(default=5, gt=0, description="hedge once the price moved this far against us")
+    target_unit: Literal["money", "ticks"] = "ticks"
 
 
 class InPlayFavourite(ModalStrategy):
-    """Back the in-play favourite once per market; cancel the unmatched remainder after a while."""
+    """Back the in-play favourite once per market; cancel the unmatched remainder after a while.
+
+    The position is hedged (green-up, FILL_OR_KILL) when it reaches profit_target or stop_loss,
+    set in ticks by default; with [cascade] policy = "hedge" it is also hedged after every reopen.
+    """
 
     plugin_name = "inplay_favourite"
     Config = InPlayFavouriteConfig
@@ -32,7 +41,7 @@ class InPlayFavourite(ModalStrategy):
         """Remember when the market went in play."""
         self._memo(market)["in_play_since"] = self.clock.now()
 
-    def on_reopened(self, market, market_book) -> None:
+    def on_reopened(self, market, market_book, positions) -> None:
         """After a suspension, wait the full delay again before acting on new prices."""
         self._memo(market)["in_play_since"] = self.clock.now()
 
@@ -43,7 +52,7 @@ class InPlayFavourite(ModalStrategy):
         for order in market.blotter.strategy_orders(self):
             if order.status == OrderStatus.EXECUTABLE and order.size_remaining > 0:
                 if now - order.context.get("placed_at", now) >= cfg.cancel_after:
-                    market.cancel_order(order)
+                    self.cancel_order(market, order)
         memo = self._memo(market)
         if memo.get("backed") or now - memo.get("in_play_since", now) < cfg.delay:
             return
@@ -57,5 +66,5 @@ class InPlayFavourite(ModalStrategy):
         trade = Trade(market.market_id, favourite.selection_id, favourite.handicap, self)
         order = trade.create_order(side="BACK", order_type=LimitOrder(price, cfg.stake, persistence_type="LAPSE"))
         order.context["placed_at"] = now
-        market.place_order(order)
+        self.place_order(market, order, decision_price=price)
         memo["backed"] = True

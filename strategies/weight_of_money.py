@@ -53,4 +53,4 @@ class WeightOfMoney(ModalStrategy):
                 continue
             trade = Trade(market.market_id, runner.selection_id, runner.handicap, self)
             order = trade.create_order(side=side, order_type=LimitOrder(price, cfg.stake, persistence_type="LAPSE"))
-            market.place_order(order)
+            self.place_order(market, order, decision_price=price)

@@ -57,7 +57,7 @@ class Probe(ModalStrategy):
     def on_suspended(self, market, market_book):
         self._record("on_suspended", market, market_book)
 
-    def on_reopened(self, market, market_book):
+    def on_reopened(self, market, market_book, positions):
         self._record("on_reopened", market, market_book)
 
     def on_closed(self, market, market_book):

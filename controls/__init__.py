@@ -1,0 +1,1 @@
+"""The safety layer: kill switch, risk limits, rate limit, suspension cascades, hedging."""

@@ -1,0 +1,184 @@
+"""Suspension cascades: an event's suspensions collected over a debounce window and handled once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flumine.markets.middleware import Middleware
+from flumine.order.order import OrderStatus
+
+from controls.dispatch import OrderDispatcher
+from controls.hedger import Hedger
+from core.clock import Clock
+from core.config import CascadeConfig
+from core.positions import Positions, is_hedge, positions
+from middleware.state import MarketStateTracker
+
+logger = logging.getLogger("paddock.cascade")
+
+
+@dataclass
+class Handling:
+    """One cascade of an event: from its first suspension until every market in it reopened or closed."""
+
+    event_id: str
+    number: int
+    opened_at: float
+    window_ends: float
+    markets: list[str] = field(default_factory=list)  # in order of suspension
+    handled_at: float | None = None
+    handled: set[str] = field(default_factory=set)
+    cancel_calls: dict[str, int] = field(default_factory=dict)  # market -> orders sent to cancel
+    positions: dict[str, Positions] = field(default_factory=dict)
+    cancelled: dict[str, list] = field(default_factory=dict)
+    reopened: dict[str, float] = field(default_factory=dict)
+    done: dict[str, float] = field(default_factory=dict)  # market -> time its reopen was handled (or it closed)
+
+    @property
+    def finished(self) -> bool:
+        """True when every market of the cascade reopened (and was handled) or closed."""
+        return self.handled_at is not None and all(m in self.done for m in self.markets)
+
+
+class CascadeController(Middleware):
+    """flumine middleware (after the state tracker) that debounces and handles suspension cascades."""
+
+    def __init__(
+        self,
+        config: CascadeConfig,
+        clock: Clock,
+        tracker: MarketStateTracker,
+        dispatcher: OrderDispatcher,
+        hedger: Hedger,
+        markets: Callable[[str], object | None],
+        strategies_for: Callable[[object], list],
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.tracker = tracker
+        self.dispatcher = dispatcher
+        self.hedger = hedger
+        self.markets = markets
+        self.strategies_for = strategies_for
+        self.handlings: list[Handling] = []
+        self._active: dict[str, Handling] = {}
+
+    def __call__(self, market) -> None:
+        """Note this update's suspension or reopen, then run whatever is due."""
+        state = self.tracker.get(market.market_id)
+        if state is not None:
+            event_id = state.event_id or market.market_id
+            if state.suspended:
+                self._suspended(event_id, market.market_id)
+            elif state.reopened:
+                handling = self._active.get(event_id)
+                if handling is not None and market.market_id in handling.markets:
+                    handling.reopened.setdefault(market.market_id, self.clock.now())
+        self.tick()
+
+    def remove_market(self, market) -> None:
+        """A closed market no longer holds its cascade open."""
+        self.tick()
+
+    def tick(self) -> None:
+        """Run the handlings and reopen handlings that are due at the clock's time."""
+        now = self.clock.now()
+        for event_id, handling in list(self._active.items()):
+            if handling.handled_at is None and (now >= handling.window_ends or self._all_suspended(event_id)):
+                self._handle(handling)
+            if handling.handled_at is not None:
+                for market_id in handling.markets:
+                    if market_id in handling.done:
+                        continue
+                    state = self.tracker.get(market_id)
+                    if state is not None and state.status == "CLOSED":
+                        handling.done[market_id] = now
+                    elif (
+                        market_id in handling.reopened
+                        and now >= handling.reopened[market_id] + self.config.reopen_settle
+                    ):
+                        self._reopen(handling, market_id)
+            if handling.finished:
+                del self._active[event_id]
+
+    def blocked(self, market_id: str) -> str | None:
+        """Why new orders on this market are refused now, or None."""
+        state = self.tracker.get(market_id)
+        event_id = (state.event_id if state else None) or market_id
+        handling = self._active.get(event_id)
+        if handling is None:
+            return None
+        if handling.handled_at is None:
+            return f"suspension cascade #{handling.number} on event {event_id}: collecting suspensions"
+        if market_id in handling.markets and market_id not in handling.done:
+            return f"suspension cascade #{handling.number} on event {event_id}: market suspended until it reopens"
+        return None
+
+    def _suspended(self, event_id: str, market_id: str) -> None:
+        now = self.clock.now()
+        handling = self._active.get(event_id)
+        if handling is None:
+            handling = Handling(event_id, len(self.handlings) + 1, now, now + self.config.cascade_debounce)
+            self.handlings.append(handling)
+            self._active[event_id] = handling
+            logger.info("cascade #%s on event %s opened by market %s", handling.number, event_id, market_id)
+        if market_id not in handling.markets:
+            handling.markets.append(market_id)
+        handling.done.pop(market_id, None)
+        handling.reopened.pop(market_id, None)
+        handling.handled.discard(market_id)
+        if handling.handled_at is not None:
+            self._handle_market(handling, market_id)  # a late suspension joins the running cascade
+            self.dispatcher.flush()
+
+    def _all_suspended(self, event_id: str) -> bool:
+        states = self.tracker.event_markets(event_id) if event_id in self.tracker.events else []
+        return bool(states) and all(s.status in ("SUSPENDED", "CLOSED") for s in states)
+
+    def _handle(self, handling: Handling) -> None:
+        handling.handled_at = self.clock.now()
+        logger.info(
+            "cascade #%s on event %s: handling %s market(s)", handling.number, handling.event_id, len(handling.markets)
+        )
+        for market_id in handling.markets:
+            self._handle_market(handling, market_id)
+        self.dispatcher.flush()
+
+    def _handle_market(self, handling: Handling, market_id: str) -> None:
+        market = self.markets(market_id)
+        if market is None or market_id in handling.handled:
+            return
+        handling.handled.add(market_id)
+        unmatched = [
+            o for o in market.blotter
+            if not is_hedge(o) and o.status is OrderStatus.EXECUTABLE and o.size_remaining > 0
+        ]  # fmt: skip
+        for order in unmatched:
+            self.dispatcher.cancel(market, order)
+        if unmatched:
+            handling.cancel_calls[market_id] = len(unmatched)
+        handling.cancelled[market_id] = unmatched
+        handling.positions[market_id] = positions(market)
+        for strategy in self.strategies_for(market):
+            strategy.notify_suspended(market)
+
+    def _reopen(self, handling: Handling, market_id: str) -> None:
+        handling.done[market_id] = self.clock.now()
+        market = self.markets(market_id)
+        if market is None:
+            return
+        retry = [
+            o
+            for o in handling.cancelled.get(market_id, [])
+            if o.status is OrderStatus.EXECUTABLE and o.size_remaining > 0
+        ]
+        for order in retry:  # cancels that failed while the market was suspended
+            self.dispatcher.cancel(market, order)
+        for strategy in self.strategies_for(market):
+            own = positions(market, market.blotter.strategy_orders(strategy))
+            if self.config.policy == "hedge" and own.matched:
+                self.hedger.hedge(market, strategy, reason=f"reopen after cascade #{handling.number}")
+            strategy.notify_reopened(market, own)
+        self.dispatcher.flush()

@@ -1,0 +1,133 @@
+"""flumine executions that report each exchange call and its error codes (the edge of the order path)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from betfairlightweight import BetfairError
+from flumine.execution.betfairexecution import BetfairExecution
+from flumine.execution.simulatedexecution import SimulatedExecution
+
+from core.clock import Clock
+
+logger = logging.getLogger("paddock.execution")
+
+
+@dataclass(frozen=True)
+class ExchangeCall:
+    """One order package handed to the exchange (placeOrders, cancelOrders, ...)."""
+
+    at: float
+    market_id: str
+    operation: str
+    instructions: int
+    package_id: str
+
+
+class CallLog:
+    """Every order package executed, once each, and error codes the exchange answered with."""
+
+    def __init__(self, clock: Clock, on_error_code: Callable[[str], None] | None = None) -> None:
+        self.clock = clock
+        self.calls: list[ExchangeCall] = []
+        self.error_codes: list[str] = []
+        self.on_error_code = on_error_code
+        self._seen: set[str] = set()
+
+    def package(self, order_package) -> None:
+        """Record a package the first time it is executed."""
+        key = order_package.id.hex
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        operation = order_package.package_type.name.lower()
+        self.calls.append(
+            ExchangeCall(self.clock.now(), order_package.market_id, operation, len(order_package.orders), key)
+        )
+
+    def error_code(self, code: str | None) -> None:
+        """Note an error code from a response or an exception."""
+        if not code:
+            return
+        self.error_codes.append(code)
+        if self.on_error_code is not None:
+            self.on_error_code(code)
+
+
+def error_codes_of(response_or_error) -> list[str]:
+    """Error codes in a betfairlightweight execution report or BetfairError."""
+    codes = []
+    if isinstance(response_or_error, BetfairError):
+        text = str(response_or_error)
+        response = getattr(response_or_error, "response", None)
+        if isinstance(response, dict):
+            error = response.get("error") or {}
+            data = error.get("data") or {}
+            for value in data.values():
+                if isinstance(value, dict) and value.get("errorCode"):
+                    codes.append(value["errorCode"])
+        codes.extend(word.strip("'\",.:()") for word in text.split() if word.isupper() and "_" in word)
+        return codes
+    code = getattr(response_or_error, "error_code", None)
+    if code:
+        codes.append(code)
+    for attr in ("place_instruction_reports", "cancel_instruction_reports", "update_instruction_reports"):
+        for report in getattr(response_or_error, attr, None) or []:
+            if getattr(report, "error_code", None):
+                codes.append(report.error_code)
+    return codes
+
+
+class LoggedSimulatedExecution(SimulatedExecution):
+    """flumine's simulated execution, recording each package in a CallLog."""
+
+    def __init__(self, flumine, call_log: CallLog, **kwargs) -> None:
+        super().__init__(flumine, **kwargs)
+        self.call_log = call_log
+
+    def handler(self, order_package) -> None:
+        """Record, then simulate."""
+        self.call_log.package(order_package)
+        super().handler(order_package)
+
+
+class LoggedBetfairExecution(BetfairExecution):
+    """flumine's Betfair execution, recording each package and the error codes of every answer."""
+
+    def __init__(self, flumine, call_log: CallLog, **kwargs) -> None:
+        super().__init__(flumine, **kwargs)
+        self.call_log = call_log
+
+    def handler(self, order_package) -> None:
+        """Record, then execute."""
+        self.call_log.package(order_package)
+        super().handler(order_package)
+
+    def _observed(self, call, order_package, session):
+        try:
+            response = call(order_package, session)
+        except BetfairError as exc:
+            for code in error_codes_of(exc):
+                self.call_log.error_code(code)
+            raise
+        for code in error_codes_of(response):
+            self.call_log.error_code(code)
+        return response
+
+    def place(self, order_package, session):
+        """placeOrders, observed."""
+        return self._observed(super().place, order_package, session)
+
+    def cancel(self, order_package, session):
+        """cancelOrders, observed."""
+        return self._observed(super().cancel, order_package, session)
+
+    def update(self, order_package, session):
+        """updateOrders, observed."""
+        return self._observed(super().update, order_package, session)
+
+    def replace(self, order_package, session):
+        """replaceOrders, observed."""
+        return self._observed(super().replace, order_package, session)

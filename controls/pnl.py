@@ -1,0 +1,47 @@
+"""Today's P&L: settled markets plus open positions valued at what hedging them now would lock in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+
+from core.clock import Clock
+from core.positions import close_out_value
+
+logger = logging.getLogger("paddock.pnl")
+
+
+def _day(epoch: float) -> dt.date:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).date()
+
+
+class DailyPnL:
+    """Keeps the close-out value of each open market and the settled P&L of each UTC day (clock time)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._open: dict[str, float] = {}
+        self._closed: dict[dt.date, dict[str, object]] = defaultdict(dict)  # day -> market_id -> market
+        self._settled: dict[str, float] = {}
+
+    def update(self, market) -> None:
+        """Revalue one open market from its latest book (only markets with orders cost anything)."""
+        if len(market.blotter):
+            self._open[market.market_id] = close_out_value(market)
+
+    def settle(self, market) -> None:
+        """Book a closed market's profit on the current day."""
+        self._open.pop(market.market_id, None)
+        self._closed[_day(self.clock.now())][market.market_id] = market
+        self._settled[market.market_id] = sum(order.profit for order in market.blotter)
+
+    def refresh_settled(self) -> None:
+        """Re-read settled profits of today's markets (live: cleared orders arrive after the close)."""
+        for market_id, market in self._closed[_day(self.clock.now())].items():
+            self._settled[market_id] = sum(order.profit for order in market.blotter)
+
+    def today(self) -> float:
+        """Settled P&L of the clock's day plus the close-out value of open positions (commission excluded)."""
+        settled = sum(self._settled[m] for m in self._closed.get(_day(self.clock.now()), {}))
+        return settled + sum(self._open.values())

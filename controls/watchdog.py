@@ -1,0 +1,53 @@
+"""Market stream liveness: every message (data or heartbeat) is seen; silence longer than a timeout is reported."""
+
+from __future__ import annotations
+
+import json
+
+from betfairlightweight import StreamListener
+
+from core.clock import Clock
+
+
+class StreamMonitor:
+    """When each stream last delivered a message that shows it is alive."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.started_at = clock.now()
+        self.last_seen: dict[int, float] = {}
+        self.statuses: list[tuple[float, int | None, str]] = []
+
+    def seen(self, stream_id: int) -> None:
+        """A data message or heartbeat arrived."""
+        self.last_seen[stream_id] = self.clock.now()
+
+    def status(self, stream_id: int | None, what: str) -> None:
+        """A status event (503, connection lost, ...) that is not a sign of life."""
+        self.statuses.append((self.clock.now(), stream_id, what))
+
+    def silence(self, stream_ids: list[int] | None = None) -> float:
+        """Longest time any watched stream has been silent (since start if it never spoke)."""
+        now = self.clock.now()
+        ids = stream_ids if stream_ids is not None else list(self.last_seen)
+        if not ids:
+            return now - self.started_at
+        return max(now - self.last_seen.get(i, self.started_at) for i in ids)
+
+
+def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
+    """A betfairlightweight StreamListener class that reports every message to the monitor."""
+
+    class MonitoredListener(StreamListener):
+        """StreamListener that tells the monitor about each message before processing it."""
+
+        def on_data(self, raw_data: str):
+            if '"status":503' in raw_data or '"status": 503' in raw_data:
+                monitor.status(self.stream_unique_id, "503: stream data may be stale")
+            elif '"op":"status"' in raw_data.replace(" ", "") and "FAILURE" in raw_data:
+                monitor.status(self.stream_unique_id, json.loads(raw_data).get("errorMessage", "FAILURE"))
+            else:
+                monitor.seen(self.stream_unique_id)
+            return super().on_data(raw_data)
+
+    return MonitoredListener
