@@ -110,8 +110,12 @@ class OrderDispatcher:
     def _send_cancels(self, market, cancels: list) -> None:
         try:
             with market.transaction() as t:
+                # force: a cancel is always safe to ask for, and flumine's local check refuses any cancel on a
+                # suspended market; the exchange answers, and the cascade retries failures at the reopen
                 sent = sum(
-                    1 for order, reduction in cancels if self._cancellable(order) and t.cancel_order(order, reduction)
+                    1
+                    for order, reduction in cancels
+                    if self._cancellable(order) and t.cancel_order(order, reduction, force=True)
                 )
         except Exception as exc:
             self._failed(market, exc)

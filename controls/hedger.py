@@ -105,7 +105,7 @@ class Hedger:
         run.pending = []
         for h in plan.orders:
             price = price_ticks_away(h.price, -ticks if h.side == "BACK" else ticks)
-            trade = Trade(market.market_id, h.selection_id, 0.0, run.strategy)
+            trade = self._trade(market, run.strategy, h.selection_id)
             order = trade.create_order(
                 side=h.side,
                 order_type=LimitOrder(price, h.size, persistence_type="LAPSE", time_in_force="FILL_OR_KILL"),
@@ -123,6 +123,14 @@ class Hedger:
         )
         self.dispatcher.flush()
         return True
+
+    @staticmethod
+    def _trade(market, strategy, selection_id: int) -> Trade:
+        """The selection's live trade (flumine caps live trades per runner), else a new one."""
+        for order in market.blotter.strategy_orders(strategy):
+            if order.selection_id == selection_id and order.trade.status.value != "Complete":
+                return order.trade
+        return Trade(market.market_id, selection_id, 0.0, strategy)
 
     def _ticks(self, attempt: int) -> int:
         last = self.config.hedge_max_attempts - 1

@@ -195,9 +195,9 @@ def install(
     holder["layer"] = layer
     call_log.on_error_code = lambda code: post(lambda: layer.exchange_error(code))  # answers come on other threads
     kill_switch.on_trip(layer.on_trip)
-    flumine.add_trading_control(KillSwitchControl, kill_switch=kill_switch)
-    flumine.add_trading_control(
-        RiskControl,
+    # ours go first, so a refused order names the kill switch or the risk limit rather than a later symptom
+    risk = RiskControl(
+        flumine,
         config=config.risk,
         clock=clock,
         event_markets=lambda event_id: sorted(tracker.events.get(event_id, ())),
@@ -205,6 +205,7 @@ def install(
         blocked=cascade.blocked,
         competitions=layer.competitions,
     )
+    flumine.trading_controls[:0] = [KillSwitchControl(flumine, kill_switch), risk]
     flumine.add_market_middleware(cascade)
     flumine.add_market_middleware(SafetyMiddleware(layer))
     return layer

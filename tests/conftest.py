@@ -115,3 +115,37 @@ def registry_with_probe() -> PluginRegistry:
     registry = discover()
     registry.register(Probe, "tests/conftest.py")
     return registry
+
+
+def run_strategy(
+    tmp_path: Path,
+    cls: type[ModalStrategy],
+    paths: list[Path],
+    params: str = "",
+    extra: str = "",
+    market_filter: str = "",
+) -> Framework:
+    """Backtest one strategy class defined in a test, with extra config sections (e.g. [risk])."""
+    registry = discover()
+    registry.register(cls, "tests")
+    strategies = f'[[strategies]]\nname = "{cls.plugin_name}"\n'
+    if market_filter:
+        strategies += f"[strategies.market_filter]\n{market_filter}\n"
+    strategies += f"[strategies.params]\n{params}\n"
+    config = load_config(write_config(tmp_path, strategies, extra))
+    framework = build(Mode.BACKTEST, config, paths=paths, registry=registry, raise_hook_errors=True)
+    framework.run()
+    return framework
+
+
+def best_back(market_book, selection_id: int) -> float | None:
+    """Best available back price of a runner."""
+    for runner in market_book.runners:
+        if runner.selection_id == selection_id and runner.ex.available_to_back:
+            return runner.ex.available_to_back[0]["price"]
+    return None
+
+
+def all_orders(framework: Framework) -> list:
+    """Every order in every market's blotter."""
+    return [order for market in framework.flumine.markets for order in market.blotter]
