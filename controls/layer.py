@@ -68,6 +68,7 @@ class SafetyLayer:
             return
         self._settled.add(market.market_id)
         self.pnl.settle(market)
+        self.check_drawdown()
         self.hedger.update(market)
         self.cascade.tick()
 
