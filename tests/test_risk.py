@@ -58,7 +58,9 @@ class Attempts(ModalStrategy):
                 elif case in ("event_exposure", "total_exposure"):
                     self._send(market, self._order(market, a, 1000, 4.0), True)
                 elif case == "daily_loss":  # back and lay at once: a locked-in loss of the spread
-                    trade = Trade(market.market_id, a.selection_id, a.handicap, self)  # flumine: one live trade a runner
+                    trade = Trade(
+                        market.market_id, a.selection_id, a.handicap, self
+                    )  # flumine: one live trade a runner
                     for side, ladder in (("BACK", a.ex.available_to_back), ("LAY", a.ex.available_to_lay)):
                         order = trade.create_order(side=side, order_type=LimitOrder(ladder[0]["price"], 5.0))
                         self._send(market, order, True)
