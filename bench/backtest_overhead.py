@@ -84,8 +84,33 @@ class ModalNoopSignals(ModalNoop):
     uses_signals = True
 
 
+ALL_CONTROLS = """
+[kill_switch]
+max_daily_drawdown = 100
+[risk]
+max_stake = 10
+max_market_exposure = 50
+max_event_exposure = 100
+max_total_exposure = 200
+daily_loss_limit = 50
+selection_cooldown = 5
+blacklist_event_types = ["99"]
+blacklist_market_types = ["ASIAN_HANDICAP"]
+blacklist_competitions = ["1"]
+max_price_drift = 2
+[rate_limit]
+in_play = 5
+pre_race = 5
+[cascade]
+policy = "hedge"
+reopen_settle = 0.5
+[[strategies]]
+name = "bench_noop"
+"""
+
+
 def run_full(paths: list[Path], config_path: Path) -> tuple[float, int]:
-    """The full stack: assembly, tracker, signal buffer, ModalStrategy dispatch."""
+    """The full stack: assembly, tracker, signal buffer, safety layer, ModalStrategy dispatch."""
     ModalNoop.updates = 0
     registry = discover()
     registry.register(ModalNoop, "bench")
@@ -108,11 +133,14 @@ def main() -> int:
         plain.write_text('[[strategies]]\nname = "bench_noop"\n')
         signals = Path(tmp) / "signals.toml"
         signals.write_text('[[strategies]]\nname = "bench_noop_signals"\n')
-        rates: dict[str, list[float]] = {"bare": [], "full": [], "full+signals": []}
+        controls = Path(tmp) / "controls.toml"
+        controls.write_text(ALL_CONTROLS)
+        rates: dict[str, list[float]] = {"bare": [], "full": [], "full+controls": [], "full+signals": []}
         for round_no in range(args.rounds):
             for name, runner in (
                 ("bare", lambda: run_bare(paths)),
                 ("full", lambda: run_full(paths, plain)),
+                ("full+controls", lambda: run_full(paths, controls)),
                 ("full+signals", lambda: run_full(paths, signals)),
             ):
                 seconds, updates = runner()
@@ -124,9 +152,16 @@ def main() -> int:
     print(f"{'':38}{'best':>12}{'median':>12}  (updates/s over {args.rounds} alternating rounds)")
     print(f"{'bare flumine, no-op BaseStrategy':38}{best['bare']:>12,.0f}{median['bare']:>12,.0f}")
     print(f"{'full stack, no-op ModalStrategy':38}{best['full']:>12,.0f}{median['full']:>12,.0f}")
+    print(
+        f"{'full stack, every control configured':38}{best['full+controls']:>12,.0f}{median['full+controls']:>12,.0f}"
+    )
     print(f"{'full stack + signal buffer observing':38}{best['full+signals']:>12,.0f}{median['full+signals']:>12,.0f}")
     print(
         f"ratio full/bare: best {best['full'] / best['bare']:.3f}, median {median['full'] / median['bare']:.3f} (target >= 0.95)"
+    )
+    print(
+        f"ratio full+controls/bare: best {best['full+controls'] / best['bare']:.3f}, "
+        f"median {median['full+controls'] / median['bare']:.3f} (target >= 0.95)"
     )
     print(
         f"ratio full+signals/bare: best {best['full+signals'] / best['bare']:.3f}, "

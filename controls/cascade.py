@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flumine.markets.middleware import Middleware
 from flumine.order.order import OrderStatus
 
 from controls.dispatch import OrderDispatcher
@@ -42,8 +41,8 @@ class Handling:
         return self.handled_at is not None and all(m in self.done for m in self.markets)
 
 
-class CascadeController(Middleware):
-    """flumine middleware (after the state tracker) that debounces and handles suspension cascades."""
+class CascadeController:
+    """Debounces and handles suspension cascades; called per update after the state tracker."""
 
     def __init__(
         self,
@@ -68,6 +67,8 @@ class CascadeController(Middleware):
     def __call__(self, market) -> None:
         """Note this update's suspension or reopen, then run whatever is due."""
         state = self.tracker.get(market.market_id)
+        if not self._active and (state is None or not state.suspended):
+            return
         if state is not None:
             event_id = state.event_id or market.market_id
             if state.suspended:
@@ -76,10 +77,6 @@ class CascadeController(Middleware):
                 handling = self._active.get(event_id)
                 if handling is not None and market.market_id in handling.markets:
                     handling.reopened.setdefault(market.market_id, self.clock.now())
-        self.tick()
-
-    def remove_market(self, market) -> None:
-        """A closed market no longer holds its cascade open."""
         self.tick()
 
     def tick(self) -> None:

@@ -81,12 +81,21 @@ class OrderDispatcher:
             pending.cancels.append((order, size_reduction))
 
     @property
+    def has_queued(self) -> bool:
+        """True when anything waits to be sent."""
+        return bool(self._pending)
+
+    @property
     def queued(self) -> int:
         """Orders and cancels waiting to be sent."""
+        if not self._pending:
+            return 0
         return sum(len(p.places) + len(p.cancels) for p in self._pending.values())
 
     def flush(self) -> None:
         """Send what the rate limit allows, market by market in queue order; the rest keeps waiting."""
+        if not self._pending:
+            return
         urgent = self.urgent()
         for market_id in list(self._pending):
             pending = self._pending[market_id]

@@ -71,6 +71,8 @@ class Hedger:
 
     def update(self, market) -> None:
         """Check this market's hedges: finished attempts are retried or ended."""
+        if not self._active:
+            return
         for key, run in list(self._active.items()):
             if key[0] != market.market_id or any(o.status not in _DONE for o in run.pending):
                 continue

@@ -47,6 +47,7 @@ class SafetyLayer:
     competitions: dict[str, str] = field(default_factory=dict)
     strategies: list = field(default_factory=list)
     _settled: set[str] = field(default_factory=set)
+    _last_strategy: dict = field(default_factory=dict)
 
     # --- what strategies call ---
 
@@ -58,8 +59,12 @@ class SafetyLayer:
 
     def after_strategy(self, strategy, market_book) -> None:
         """Send the batch once the last strategy on this market has seen the book."""
-        interested = [s for s in self.strategies if market_book.streaming_unique_id in s.stream_ids]
-        if not interested or interested[-1] is strategy:
+        stream_id = market_book.streaming_unique_id
+        last = self._last_strategy.get(stream_id)
+        if last is None:
+            interested = [s for s in self.strategies if stream_id in s.stream_ids]
+            last = self._last_strategy[stream_id] = interested[-1] if interested else strategy
+        if last is strategy:
             self.dispatcher.flush()
 
     def market_closed(self, market) -> None:
@@ -127,18 +132,25 @@ class SafetyLayer:
 
 
 class SafetyMiddleware(Middleware):
-    """Per update: revalue the market, check the drawdown, follow hedges, send queued orders."""
+    """Per update: the cascade controller, then revalue the market, check the drawdown, follow hedges, send queued orders."""
 
     def __init__(self, layer: SafetyLayer) -> None:
         self.layer = layer
 
     def __call__(self, market) -> None:
-        """Run the per-update checks for one market."""
+        """Run the per-update checks for one market (cheap when it holds no orders)."""
         layer = self.layer
-        layer.pnl.update(market)
-        layer.check_drawdown()
-        layer.hedger.update(market)
-        layer.dispatcher.flush()
+        layer.cascade(market)
+        if len(market.blotter):  # P&L and hedges only move where there are orders
+            layer.pnl.update(market)
+            layer.check_drawdown()
+            layer.hedger.update(market)
+        if layer.dispatcher.has_queued:
+            layer.dispatcher.flush()
+
+    def remove_market(self, market) -> None:
+        """A closed market no longer holds its cascade open."""
+        self.layer.cascade.tick()
 
 
 def install(
@@ -207,6 +219,5 @@ def install(
         competitions=layer.competitions,
     )
     flumine.trading_controls[:0] = [KillSwitchControl(flumine, kill_switch), risk]
-    flumine.add_market_middleware(cascade)
     flumine.add_market_middleware(SafetyMiddleware(layer))
     return layer

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.clock import Clock, MarketDataClock
 from core.positions import Positions, best_prices, close_out_value, positions
 from middleware.signals import SignalBuffer
-from middleware.state import MarketStateTracker
+from middleware.state import MarketStateTracker, Phase
 
 if TYPE_CHECKING:
     from controls.layer import SafetyLayer
@@ -68,6 +68,7 @@ class ModalStrategy(BaseStrategy):
         self.signals = signals or SignalBuffer()
         self.raise_hook_errors = raise_hook_errors
         self.safety = safety
+        self._manages_positions = self.config.profit_target is not None or self.config.stop_loss is not None
         self.hook_errors = 0
         self._last_pre_race: dict[str, float] = {}
         self._in_play_seen: set[str] = set()
@@ -145,18 +146,21 @@ class ModalStrategy(BaseStrategy):
         try:
             self._dispatch(state, market, market_book)
         finally:
-            if self.safety is not None:
-                self.safety.after_strategy(self, market_book)
+            safety = self.safety
+            if safety is not None and safety.dispatcher.has_queued:
+                safety.after_strategy(self, market_book)
 
     def _dispatch(self, state, market: Market, market_book: MarketBook) -> None:
         market_id = market_book.market_id
-        if state.in_play and market_id not in self._in_play_seen:
+        in_play = state.phase is Phase.IN_PLAY
+        if in_play and market_id not in self._in_play_seen:
             self._in_play_seen.add(market_id)
             self._call(self.on_in_play, market, market_book)
-        if not state.is_open:
+        if state.status != "OPEN":
             return
-        if state.in_play:
-            self._manage_positions(market)
+        if in_play:
+            if self._manages_positions:
+                self._manage_positions(market)
             self._call(self.process_in_play, market, market_book)
             return
         now = self.clock.now()

@@ -90,7 +90,7 @@ def test_goal_cascades_are_handled_once_per_event(tmp_path, generated):
 
     # no order accepted while its market was suspended
     for market in framework.flumine.markets:
-        windows = list(zip(suspensions[market.market_id], reopens[market.market_id] + [10**15]))
+        windows = list(zip(suspensions[market.market_id], reopens[market.market_id] + [10**15], strict=False))
         for order in market.blotter:
             placed = order.responses.date_time_placed.timestamp() * 1000
             assert not any(start <= placed < end for start, end in windows), (market.market_id, placed)
@@ -99,7 +99,7 @@ def test_goal_cascades_are_handled_once_per_event(tmp_path, generated):
     for m in markets:
         calls = [c for c in strategy.reopened_calls if c[0] == m]
         assert len(calls) == goals
-        assert all(at >= pt / 1000 and is_open for (_, at, is_open), pt in zip(calls, reopens[m]))
+        assert all(at >= pt / 1000 and is_open for (_, at, is_open), pt in zip(calls, reopens[m], strict=False))
 
 
 def test_win_place_pre_race_suspensions_are_two_market_cascades(tmp_path):
@@ -114,11 +114,13 @@ def test_win_place_pre_race_suspensions_are_two_market_cascades(tmp_path):
         if status == "SUSPENDED"
     )
     # bursts: both markets suspending within the 200 ms debounce window of each other
-    together = [(a, b) for a, b in zip(suspensions, suspensions[1:]) if b[0] - a[0] <= 200 and a[1] != b[1]]
+    together = [
+        (a, b) for a, b in zip(suspensions, suspensions[1:], strict=False) if b[0] - a[0] <= 200 and a[1] != b[1]
+    ]
     assert len(together) >= 2, "the pair should suspend together several times"
     two_market = [h for h in handlings if sorted(h.markets) == ["1.181223994", "1.181223995"]]
     assert len(two_market) == len(together)
-    for ((first_pt, _), _), handling in zip(together, two_market):
+    for ((first_pt, _), _), handling in zip(together, two_market, strict=False):
         assert handling.opened_at == first_pt / 1000
     # every suspension belongs to exactly one handling: one handling per burst, never one per message
     assert sum(len(h.markets) for h in handlings) == len(suspensions)
