@@ -60,7 +60,8 @@ def test_report_totals_and_commission_follow_from_the_orders(tmp_path, capsys, g
         assert row["matched_stake"] == round(sum(float(o["size_matched"]) for o in mine), 2)
     assert summary["totals"]["orders"] == len(orders)
     assert summary["totals"]["pnl"] == round(sum(r["pnl"] for r in summary["markets"]), 2)
-    assert f"{summary['totals']['pnl']:.2f}" in stdout.splitlines()[-3]
+    total_line = next(line for line in stdout.splitlines() if line.strip().startswith("TOTAL"))
+    assert f"{summary['totals']['pnl']:.2f}" in total_line
 
 
 def test_two_backtests_give_identical_report_files(tmp_path, capsys, generated):
