@@ -60,15 +60,10 @@ def error_codes_of(response_or_error) -> list[str]:
     """Error codes in a betfairlightweight execution report or BetfairError."""
     codes = []
     if isinstance(response_or_error, BetfairError):
-        text = str(response_or_error)
-        response = getattr(response_or_error, "response", None)
+        response = getattr(response_or_error, "response", None)  # APIError keeps the JSON-RPC answer
         if isinstance(response, dict):
-            error = response.get("error") or {}
-            data = error.get("data") or {}
-            for value in data.values():
-                if isinstance(value, dict) and value.get("errorCode"):
-                    codes.append(value["errorCode"])
-        codes.extend(word.strip("'\",.:()") for word in text.split() if word.isupper() and "_" in word)
+            data = (response.get("error") or {}).get("data") or {}
+            codes.extend(v["errorCode"] for v in data.values() if isinstance(v, dict) and v.get("errorCode"))
         return codes
     code = getattr(response_or_error, "error_code", None)
     if code:
@@ -80,21 +75,8 @@ def error_codes_of(response_or_error) -> list[str]:
     return codes
 
 
-class LoggedSimulatedExecution(SimulatedExecution):
-    """flumine's simulated execution, recording each package in a CallLog."""
-
-    def __init__(self, flumine, call_log: CallLog, **kwargs) -> None:
-        super().__init__(flumine, **kwargs)
-        self.call_log = call_log
-
-    def handler(self, order_package) -> None:
-        """Record, then simulate."""
-        self.call_log.package(order_package)
-        super().handler(order_package)
-
-
-class LoggedBetfairExecution(BetfairExecution):
-    """flumine's Betfair execution, recording each package and the error codes of every answer."""
+class _Logged:
+    """Mixin for a flumine execution: records each package in a CallLog before executing it."""
 
     def __init__(self, flumine, call_log: CallLog, **kwargs) -> None:
         super().__init__(flumine, **kwargs)
@@ -104,6 +86,14 @@ class LoggedBetfairExecution(BetfairExecution):
         """Record, then execute."""
         self.call_log.package(order_package)
         super().handler(order_package)
+
+
+class LoggedSimulatedExecution(_Logged, SimulatedExecution):
+    """flumine's simulated execution, recording each package in a CallLog."""
+
+
+class LoggedBetfairExecution(_Logged, BetfairExecution):
+    """flumine's Betfair execution, recording each package and the error codes of every answer."""
 
     def _observed(self, call, order_package, session):
         try:

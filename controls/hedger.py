@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from flumine.order.order import OrderStatus
 from flumine.order.ordertype import LimitOrder
-from flumine.order.trade import Trade
+from flumine.order.trade import Trade, TradeStatus
 from flumine.utils import price_ticks_away
 
 from controls.dispatch import OrderDispatcher
@@ -130,7 +130,7 @@ class Hedger:
     def _trade(market, strategy, selection_id: int) -> Trade:
         """The selection's live trade (flumine caps live trades per runner), else a new one."""
         for order in market.blotter.strategy_orders(strategy):
-            if order.selection_id == selection_id and order.trade.status.value != "Complete":
+            if order.selection_id == selection_id and order.trade.status is not TradeStatus.COMPLETE:
                 return order.trade
         return Trade(market.market_id, selection_id, 0.0, strategy)
 

@@ -44,7 +44,7 @@ def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
         def on_data(self, raw_data: str):
             if '"status":503' in raw_data or '"status": 503' in raw_data:
                 monitor.status(self.stream_unique_id, "503: stream data may be stale")
-            elif '"op":"status"' in raw_data.replace(" ", "") and "FAILURE" in raw_data:
+            elif '"FAILURE"' in raw_data and '"statusCode"' in raw_data:  # a status reply that failed
                 monitor.status(self.stream_unique_id, json.loads(raw_data).get("errorMessage", "FAILURE"))
             else:
                 monitor.seen(self.stream_unique_id)
