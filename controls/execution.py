@@ -107,8 +107,17 @@ class LoggedBetfairExecution(_Logged, BetfairExecution):
         return response
 
     def place(self, order_package, session):
-        """placeOrders, observed."""
-        return self._observed(super().place, order_package, session)
+        """placeOrders, observed; an order whose outcome the answer does not know is left to the order stream."""
+        response = self._observed(super().place, order_package, session)
+        for order, report in zip(
+            order_package, getattr(response, "place_instruction_reports", None) or [], strict=False
+        ):
+            if report.status == "TIMEOUT":
+                # flumine waits for a TIMEOUT order on the order stream but adopts the bet id only for async
+                # orders; marking it async lets the stream's order (found by customerOrderRef) complete it.
+                order.async_ = True
+                logger.warning("placeOrders TIMEOUT for order %s: waiting for the order stream", order.id)
+        return response
 
     def cancel(self, order_package, session):
         """cancelOrders, observed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from betfairlightweight import StreamListener
 
@@ -17,6 +18,7 @@ class StreamMonitor:
         self.started_at = clock.now()
         self.last_seen: dict[int, float] = {}
         self.statuses: list[tuple[float, int | None, str]] = []
+        self.error_listeners: list[Callable[[str], None]] = []
 
     def seen(self, stream_id: int) -> None:
         """A data message or heartbeat arrived."""
@@ -25,6 +27,12 @@ class StreamMonitor:
     def status(self, stream_id: int | None, what: str) -> None:
         """A status event (503, connection lost, ...) that is not a sign of life."""
         self.statuses.append((self.clock.now(), stream_id, what))
+
+    def error(self, stream_id: int | None, code: str, message: str) -> None:
+        """A request the stream refused (e.g. authentication with an expired session)."""
+        self.status(stream_id, message or code)
+        for listener in self.error_listeners:
+            listener(code)
 
     def silence(self, stream_ids: list[int] | None = None) -> float:
         """Longest time any watched stream has been silent (since start if it never spoke)."""
@@ -45,7 +53,8 @@ def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
             if '"status":503' in raw_data or '"status": 503' in raw_data:
                 monitor.status(self.stream_unique_id, "503: stream data may be stale")
             elif '"FAILURE"' in raw_data and '"statusCode"' in raw_data:  # a status reply that failed
-                monitor.status(self.stream_unique_id, json.loads(raw_data).get("errorMessage", "FAILURE"))
+                answer = json.loads(raw_data)
+                monitor.error(self.stream_unique_id, answer.get("errorCode", "FAILURE"), answer.get("errorMessage", ""))
             else:
                 monitor.seen(self.stream_unique_id)
             return super().on_data(raw_data)

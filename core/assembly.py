@@ -11,8 +11,9 @@ from functools import partial
 from pathlib import Path
 
 from flumine import Flumine, FlumineSimulation, clients
+from flumine import worker as flumine_worker
 from flumine.baseflumine import BaseFlumine
-from flumine.events.events import CustomEvent
+from flumine.events.events import CustomEvent, TerminationEvent
 from flumine.worker import BackgroundWorker
 
 from controls.execution import CallLog, LoggedBetfairExecution, LoggedSimulatedExecution
@@ -23,7 +24,9 @@ from core.alerts import AlertHook, LogAlerts, alerts_from
 from core.clock import Clock, MarketDataClock, WallClock
 from core.config import LoadedConfig
 from core.errors import CredentialsError, RecordingError
+from core.exchange import SESSION_ERRORS, ExchangeEndpoint, SessionClient, point_at
 from core.plugins import PluginRegistry, discover
+from core.recorder import MarketRecorder
 from core.recordings import MarketHeader, Recording, RecordingStream, read_header, resolve_paths
 from middleware.signals import SignalBuffer
 from middleware.state import MarketStateTracker
@@ -31,7 +34,13 @@ from strategies.base import ModalStrategy
 
 logger = logging.getLogger(__name__)
 
-CREDENTIAL_VARIABLES = ("BETFAIR_USERNAME", "BETFAIR_PASSWORD", "BETFAIR_APP_KEY", "BETFAIR_CERTS")
+DEFAULT_SETTLE_POLL = 60.0  # flumine's own poll_market_closure interval
+MARKET_DATA_FILTER = {
+    "fields": ["EX_ALL_OFFERS", "EX_TRADED", "EX_TRADED_VOL", "EX_LTP", "EX_MARKET_DEF", "SP_TRADED", "SP_PROJECTED"]
+}
+
+CREDENTIAL_VARIABLES = ("BETFAIR_USERNAME", "BETFAIR_PASSWORD", "BETFAIR_APP_KEY")
+CERTS_VARIABLE = "BETFAIR_CERTS"  # optional: certificate login when set, interactive login otherwise
 
 
 class Mode(StrEnum):
@@ -60,6 +69,10 @@ class Framework:
         """Run until the recordings end (backtest) or the process is stopped (live, paper)."""
         self.flumine.run()
 
+    def stop(self) -> None:
+        """Ask a running live or paper framework to finish (from any thread or a signal handler)."""
+        self.flumine.handler_queue.put(TerminationEvent(self.flumine))
+
 
 @dataclass(frozen=True)
 class _MarketStream:
@@ -75,10 +88,26 @@ def build(
     registry: PluginRegistry | None = None,
     raise_hook_errors: bool = False,
     environ: dict[str, str] | None = None,
+    exchange: str | None = None,
 ) -> Framework:
-    """Assemble the framework for a mode; the only place a mode is chosen."""
+    """Assemble the framework for a mode; the only place a mode is chosen.
+
+    `exchange` (or `[exchange] url`) points live and paper at a local exchange instead of Betfair."""
     registry = registry or discover()
-    return _BUILDERS[mode](config, registry, paths, raise_hook_errors, environ if environ is not None else os.environ)
+    env = environ if environ is not None else os.environ
+    if mode == Mode.BACKTEST:
+        return _build_backtest(config, registry, paths, raise_hook_errors)
+    endpoint = exchange_endpoint(config, exchange)
+    return _build_exchange(mode, config, registry, raise_hook_errors, env, endpoint)
+
+
+def exchange_endpoint(config: LoadedConfig, exchange: str | None) -> ExchangeEndpoint | None:
+    """The local exchange from --exchange or the config, or None for real Betfair."""
+    if exchange:
+        return ExchangeEndpoint.parse(exchange)
+    if config.app.exchange.url:
+        return ExchangeEndpoint.parse(config.app.exchange.url, f"{config.path}: key 'exchange.url'")
+    return None
 
 
 def kill_switch_path(config: LoadedConfig, mode: Mode) -> Path:
@@ -139,7 +168,7 @@ def _add_strategies(
             framework.signals.watch(strategy.stream_ids)
 
 
-def _build_backtest(config, registry, paths, raise_hook_errors, environ) -> Framework:
+def _build_backtest(config, registry, paths, raise_hook_errors) -> Framework:
     raw_paths = list(paths) if paths else [config.resolve(p) for p in config.app.backtest.paths]
     recordings = [read_header(f) for f in resolve_paths(raw_paths)]
     market_streams = _recording_streams(recordings)
@@ -160,7 +189,13 @@ def _build_backtest(config, registry, paths, raise_hook_errors, environ) -> Fram
         chosen = [
             ms.stream
             for ms in market_streams
-            if market_filter.matches(ms.header.event_type_id, ms.header.market_type, ms.header.country_code)
+            if market_filter.matches(
+                ms.header.event_type_id,
+                ms.header.market_type,
+                ms.header.country_code,
+                ms.header.event_id,
+                ms.header.market_id,
+            )
         ]
         if not chosen:
             logger.warning("strategy %s matches none of the recordings", config.app.strategies[index].instance_name)
@@ -210,75 +245,144 @@ def credentials_from(environ: dict[str, str]) -> dict[str, str]:
     missing = [name for name in CREDENTIAL_VARIABLES if not environ.get(name)]
     if missing:
         raise CredentialsError(f"missing environment variables for Betfair credentials: {', '.join(missing)}")
-    return {name: environ[name] for name in CREDENTIAL_VARIABLES}
+    creds = {name: environ[name] for name in CREDENTIAL_VARIABLES}
+    if environ.get(CERTS_VARIABLE):
+        certs = environ[CERTS_VARIABLE]
+        if not Path(certs).is_dir():
+            raise CredentialsError(f"{CERTS_VARIABLE}: {certs} is not a directory of certificate files")
+        creds[CERTS_VARIABLE] = certs
+    return creds
 
 
 def _now(fn: Callable[[], None]) -> None:
     fn()
 
 
-def _betfair_client(environ: dict[str, str], paper_trade: bool, call_log: CallLog) -> clients.BetfairClient:
+def betfair_client(
+    environ: dict[str, str],
+    endpoint: ExchangeEndpoint | None,
+    *,
+    paper_trade: bool = False,
+    execution_cls=None,
+    market_recording_mode: bool = False,
+) -> SessionClient:
+    """A flumine Betfair client from environment credentials, pointed at a local exchange when given."""
     import betfairlightweight
 
     creds = credentials_from(environ)
-    certs = creds["BETFAIR_CERTS"]
-    if not Path(certs).is_dir():
-        raise CredentialsError(f"BETFAIR_CERTS: {certs} is not a directory of certificate files")
+    certs = creds.get(CERTS_VARIABLE)
     trading = betfairlightweight.APIClient(
         creds["BETFAIR_USERNAME"], creds["BETFAIR_PASSWORD"], app_key=creds["BETFAIR_APP_KEY"], certs=certs
     )
-    execution = None if paper_trade else partial(LoggedBetfairExecution, call_log=call_log)
-    return clients.BetfairClient(trading, paper_trade=paper_trade, execution_cls=execution)
+    if endpoint is not None:
+        point_at(trading, endpoint)
+    return SessionClient(
+        trading,
+        paper_trade=paper_trade,
+        execution_cls=execution_cls,
+        interactive_login=certs is None,
+        market_recording_mode=market_recording_mode,
+    )
 
 
 def _live_streams_for(config: LoadedConfig, stream_class: type) -> Callable[[int], list]:
-    from betfairlightweight.filters import streaming_market_data_filter, streaming_market_filter
-
-    data_filter = streaming_market_data_filter(
-        fields=["EX_ALL_OFFERS", "EX_TRADED", "EX_TRADED_VOL", "EX_LTP", "EX_MARKET_DEF", "SP_TRADED", "SP_PROJECTED"]
-    )
-
     def streams_for(index: int) -> list:
-        f = config.app.strategies[index].market_filter
-        market_filter = streaming_market_filter(
-            event_type_ids=list(f.event_type_ids) or None,
-            market_types=list(f.market_types) or None,
-            country_codes=list(f.country_codes) or None,
-        )
-        return [stream_class(market_filter=market_filter, market_data_filter=data_filter)]
+        market_filter = config.app.strategies[index].market_filter.streaming()
+        return [stream_class(market_filter=market_filter, market_data_filter=MARKET_DATA_FILTER)]
 
     return streams_for
 
 
-def _build_exchange(mode: Mode, paper_trade: bool):
-    def builder(config, registry, paths, raise_hook_errors, environ) -> Framework:
-        from flumine.streams.betfairmarketstream import BetfairMarketStream
+def _build_exchange(mode, config, registry, raise_hook_errors, environ, endpoint) -> Framework:
+    from flumine.streams.betfairmarketstream import BetfairMarketStream
 
-        clock = WallClock()
-        call_log = CallLog(clock)
-        client = _betfair_client(environ, paper_trade=paper_trade, call_log=call_log)
-        flumine = Flumine(client=client)
+    paper_trade = mode == Mode.PAPER
+    clock = WallClock()
+    call_log = CallLog(clock)
+    execution = None if paper_trade else partial(LoggedBetfairExecution, call_log=call_log)
+    client = betfair_client(environ, endpoint, paper_trade=paper_trade, execution_cls=execution)
+    flumine = Flumine(client=client)
 
-        def post(fn: Callable[[], None]) -> None:  # run on flumine's main thread
-            flumine.handler_queue.put(CustomEvent(None, lambda *_: fn()))
+    def post(fn: Callable[[], None]) -> None:  # run on flumine's main thread
+        flumine.handler_queue.put(CustomEvent(None, lambda *_: fn()))
 
-        store = JsonFileStore(kill_switch_path(config, mode))
-        framework = _common(mode, config, flumine, clock, call_log, store, alerts_from(environ), post)
-        layer = framework.safety
-        stream_class = type(
-            "MonitoredMarketStream", (BetfairMarketStream,), {"LISTENER": monitored_listener(layer.monitor)}
+    store = JsonFileStore(kill_switch_path(config, mode))
+    framework = _common(mode, config, flumine, clock, call_log, store, alerts_from(environ), post)
+    layer = framework.safety
+    on_code = call_log.on_error_code
+
+    def observe(code: str) -> None:  # runs on an execution thread: renew before flumine retries the call
+        if on_code is not None:
+            on_code(code)
+        if code in SESSION_ERRORS:
+            client.renew_session(code)
+
+    call_log.on_error_code = observe
+    layer.monitor.error_listeners.append(lambda code: code in SESSION_ERRORS and client.renew_session(code))
+    stream_class = type(
+        "MonitoredMarketStream", (BetfairMarketStream,), {"LISTENER": monitored_listener(layer.monitor)}
+    )
+    _add_strategies(framework, registry, _live_streams_for(config, stream_class), raise_hook_errors)
+    flumine.add_worker(
+        BackgroundWorker(flumine, function=lambda *_: post(layer.tick), interval=0.2, name="paddock_safety_tick")
+    )
+    exchange_cfg = config.app.exchange
+    flumine.add_worker(
+        BackgroundWorker(
+            flumine,
+            function=lambda *_: client.check_session(),
+            interval=exchange_cfg.session_check,
+            start_delay=exchange_cfg.session_check,
+            name="paddock_session_check",
         )
-        _add_strategies(framework, registry, _live_streams_for(config, stream_class), raise_hook_errors)
+    )
+    if not paper_trade and exchange_cfg.settle_poll < DEFAULT_SETTLE_POLL:
+        # flumine polls cleared orders of closed markets every 60 s; poll sooner when the config asks
         flumine.add_worker(
-            BackgroundWorker(flumine, function=lambda *_: post(layer.tick), interval=0.2, name="paddock_safety_tick")
+            BackgroundWorker(
+                flumine,
+                function=flumine_worker.poll_market_closure,
+                interval=exchange_cfg.settle_poll,
+                start_delay=exchange_cfg.settle_poll,
+                name="paddock_settle_poll",
+            )
         )
-        return framework
-
-    return builder
+    return framework
 
 
-_BUILDERS = {
-    Mode.BACKTEST: _build_backtest,
-    Mode.PAPER: _build_exchange(Mode.PAPER, paper_trade=True),
-    Mode.LIVE: _build_exchange(Mode.LIVE, paper_trade=False),
-}
+@dataclass
+class RecorderRun:
+    """An assembled market recorder: flumine in recording mode with one raw-data recorder strategy."""
+
+    flumine: BaseFlumine
+    recorder: MarketRecorder
+
+    def run(self) -> None:
+        """Record until stopped; every open market's file is finished on the way out."""
+        self.flumine.run()
+
+    def stop(self) -> None:
+        """Ask the recorder to finish (from any thread or a signal handler)."""
+        self.flumine.handler_queue.put(TerminationEvent(self.flumine))
+
+
+def build_recorder(
+    config: LoadedConfig,
+    *,
+    out_dir: str | Path | None = None,
+    environ: dict[str, str] | None = None,
+    exchange: str | None = None,
+) -> RecorderRun:
+    """Assemble `record`: subscribe to `[record] market_filter` and write one recording per market."""
+    from flumine.streams.betfairdatastream import BetfairDataStream
+
+    env = environ if environ is not None else os.environ
+    client = betfair_client(env, exchange_endpoint(config, exchange), market_recording_mode=True)
+    flumine = Flumine(client=client)
+    out = Path(out_dir) if out_dir else config.resolve(config.app.record.out)
+    stream = BetfairDataStream(
+        market_filter=config.app.record.market_filter.streaming(), market_data_filter=MARKET_DATA_FILTER
+    )
+    recorder = MarketRecorder(name="paddock_recorder", streams=[stream], out_dir=out)
+    flumine.add_strategy(recorder)
+    return RecorderRun(flumine=flumine, recorder=recorder)

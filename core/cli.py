@@ -74,22 +74,80 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+def _stop_on_signals(stop) -> None:
+    """SIGINT and SIGTERM ask the run to finish cleanly (the report and recordings are still written)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop())
+
+
 def _cmd_exchange(mode_name: str):
     def run(args) -> int:
         from core.assembly import Mode, build
         from core.config import load_config
         from core.plugins import discover
+        from core.report import build_report
 
         config = load_config(args.config)
-        framework = build(Mode(mode_name), config, registry=discover(args.strategies_dir))
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-        try:
-            framework.run()
-        except KeyboardInterrupt:
-            print("stopped", file=sys.stderr)
+        framework = build(Mode(mode_name), config, registry=discover(args.strategies_dir), exchange=args.exchange)
+        _stop_on_signals(framework.stop)
+        framework.run()
+        report = build_report(
+            framework.flumine.markets, config.app.backtest.commission, framework.safety.dispatcher.refusals
+        )
+        print(report.table())
+        ks = framework.safety.kill_switch
+        print(f"kill switch: {ks.state}" + (f" ({ks.reason})" if ks.history else ""))
+        if args.out:
+            for path in report.write(Path(args.out)):
+                print(f"wrote {path}")
         return 0
 
     return run
+
+
+def _cmd_record(args) -> int:
+    from core.assembly import build_recorder
+    from core.config import load_config
+
+    config = load_config(args.config, require_strategies=False)
+    run = build_recorder(config, out_dir=args.out, exchange=args.exchange)
+    _stop_on_signals(run.stop)
+    print(f"recording to {run.recorder.out_dir} (Ctrl-C to stop; open markets are finished on the way out)")
+    run.run()
+    for path in run.recorder.written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_emulate(args) -> int:
+    import threading
+
+    from emulator.faults import load_faults
+    from emulator.server import Emulator
+
+    faults = load_faults(args.faults) if args.faults else []
+    emulator = Emulator(
+        args.paths,
+        port=args.port,
+        speed=args.speed,
+        max_gap=args.max_gap,
+        faults=faults,
+        username=args.username,
+        password=args.password,
+        app_key=args.app_key,
+    ).start()
+    print(f"emulating Betfair on {emulator.url} (stream on 127.0.0.1:{emulator.stream.port})")
+    print(f"  python main.py live --config FILE --exchange {emulator.url}")
+    print(f"  faults: POST {emulator.url.split('?')[0]}/emulator/faults   state: GET .../emulator/state")
+    stopped = threading.Event()
+    _stop_on_signals(stopped.set)
+    try:
+        while not stopped.wait(0.5):
+            if args.exit_when_done and emulator.exchange.finished.is_set():
+                break
+    finally:
+        emulator.stop()
+    return 0
 
 
 def _cmd_kill_switch(args) -> int:
@@ -152,7 +210,25 @@ def parser() -> argparse.ArgumentParser:
     for mode_name, text in (("paper", "live data, simulated orders"), ("live", "live data, real orders")):
         sp = with_strategies_dir(sub.add_parser(mode_name, help=text))
         sp.add_argument("--config", required=True, help="config file")
+        sp.add_argument("--exchange", help="URL of a local exchange (python main.py emulate); default: real Betfair")
+        sp.add_argument("--out", help="folder for orders.csv and summary.json when stopped")
         sp.set_defaults(func=_cmd_exchange(mode_name))
+    rec = sub.add_parser("record", help="record live markets ([record] market_filter) as compressed stream files")
+    rec.add_argument("--config", required=True, help="config file")
+    rec.add_argument("--out", help="folder for the recordings (default: [record] out)")
+    rec.add_argument("--exchange", help="URL of a local exchange; default: real Betfair")
+    rec.set_defaults(func=_cmd_record)
+    em = sub.add_parser("emulate", help="run a local Betfair exchange replaying recordings")
+    em.add_argument("paths", nargs="+", help="recording files, directories or globs")
+    em.add_argument("--port", type=int, default=8080, help="REST port; the stream listens on PORT+1 (default 8080)")
+    em.add_argument("--speed", type=float, default=1.0, help="replay speed factor (1 = real time)")
+    em.add_argument("--max-gap", type=float, help="cap idle gaps between messages to this many market seconds")
+    em.add_argument("--faults", help="TOML or JSON file of faults to inject")
+    em.add_argument("--username", help="only accept this username (default: any)")
+    em.add_argument("--password", help="only accept this password (default: any)")
+    em.add_argument("--app-key", help="only accept this app key (default: any)")
+    em.add_argument("--exit-when-done", action="store_true", help="stop when the replay has finished")
+    em.set_defaults(func=_cmd_emulate)
     ks = sub.add_parser("kill-switch", help="show, trip or reset the kill switch of a live or paper bot")
     ks.add_argument("action", choices=["status", "trip", "reset"])
     ks.add_argument("--reason", help="why (recorded in the history)")

@@ -26,13 +26,36 @@ class MarketFilterConfig(Frozen):
     event_type_ids: tuple[str, ...] = ()
     market_types: tuple[str, ...] = ()
     country_codes: tuple[str, ...] = ()
+    event_ids: tuple[str, ...] = ()
+    market_ids: tuple[str, ...] = ()
 
-    def matches(self, event_type_id: str | None, market_type: str | None, country_code: str | None) -> bool:
+    def matches(
+        self,
+        event_type_id: str | None,
+        market_type: str | None,
+        country_code: str | None,
+        event_id: str | None = None,
+        market_id: str | None = None,
+    ) -> bool:
         """True when a market with these attributes passes the filter (empty lists match all)."""
         return (
             (not self.event_type_ids or event_type_id in self.event_type_ids)
             and (not self.market_types or market_type in self.market_types)
             and (not self.country_codes or country_code in self.country_codes)
+            and (not self.event_ids or event_id in self.event_ids)
+            and (not self.market_ids or market_id in self.market_ids)
+        )
+
+    def streaming(self) -> dict:
+        """The same filter as a Betfair stream marketFilter."""
+        from betfairlightweight.filters import streaming_market_filter
+
+        return streaming_market_filter(
+            event_type_ids=list(self.event_type_ids) or None,
+            market_types=list(self.market_types) or None,
+            country_codes=list(self.country_codes) or None,
+            event_ids=list(self.event_ids) or None,
+            market_ids=list(self.market_ids) or None,
         )
 
 
@@ -116,16 +139,33 @@ class HedgeConfig(Frozen):
     min_stake: float = Field(default=1.0, gt=0, description="smallest hedge stake placed")
 
 
+class ExchangeConfig(Frozen):
+    """Which exchange live, paper and record talk to, and how often they poll it."""
+
+    url: str | None = Field(default=None, description="a local exchange (the emulator); absent = real Betfair")
+    settle_poll: float = Field(default=60.0, gt=0, description="seconds between cleared-order polls of closed markets")
+    session_check: float = Field(default=60.0, gt=0, description="seconds between keepAlive checks of the session")
+
+
+class RecordConfig(Frozen):
+    """What `record` subscribes to and where it writes."""
+
+    market_filter: MarketFilterConfig = MarketFilterConfig()
+    out: str = Field(default="recordings", min_length=1)
+
+
 class AppConfig(Frozen):
     """The whole config file."""
 
-    strategies: tuple[StrategyEntry, ...] = Field(min_length=1)
+    strategies: tuple[StrategyEntry, ...] = ()
     backtest: BacktestConfig = BacktestConfig()
     risk: RiskConfig = RiskConfig()
     kill_switch: KillSwitchConfig = KillSwitchConfig()
     rate_limit: RateLimitConfig = RateLimitConfig()
     cascade: CascadeConfig = CascadeConfig()
     hedge: HedgeConfig = HedgeConfig()
+    exchange: ExchangeConfig = ExchangeConfig()
+    record: RecordConfig = RecordConfig()
     data_dir: str = Field(default="data", min_length=1, description="kill switch state and other durable files")
 
     @field_validator("strategies")
@@ -186,7 +226,7 @@ def describe_validation_error(source: str, exc: ValidationError, prefix: str = "
     return "\n".join(lines)
 
 
-def load_config(path: str | Path | None = None) -> LoadedConfig:
+def load_config(path: str | Path | None = None, require_strategies: bool = True) -> LoadedConfig:
     """Read and validate a config file; raises ConfigError naming the file and key."""
     cfg_path = Path(path).expanduser().resolve() if path else DEFAULT_CONFIG
     try:
@@ -203,4 +243,6 @@ def load_config(path: str | Path | None = None) -> LoadedConfig:
         app = AppConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(str(cfg_path), exc)) from None
+    if require_strategies and not app.strategies:
+        raise ConfigError(f"{cfg_path}: missing key 'strategies' (add at least one [[strategies]] table)")
     return LoadedConfig(path=cfg_path, app=app)

@@ -21,3 +21,7 @@ class RecordingError(UserError):
 
 class CredentialsError(UserError):
     """Live or paper trading lacks the credentials it needs."""
+
+
+class EmulatorError(UserError):
+    """The emulator cannot start as asked (bad speed, port in use, bad fault file)."""

@@ -1,0 +1,135 @@
+"""Faults the emulator injects on request: from a file at start, or posted to its control API while it runs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.config import describe_validation_error
+from core.errors import EmulatorError
+
+# error codes Betfair answers as an APINGException (the whole call fails); any other code is an execution report's
+APING_CODES = {
+    "TOO_MANY_REQUESTS",
+    "INVALID_SESSION_INFORMATION",
+    "NO_SESSION",
+    "NO_APP_KEY",
+    "INVALID_APP_KEY",
+    "SERVICE_BUSY",
+    "TIMEOUT_ERROR",
+    "UNEXPECTED_ERROR",
+    "ACCESS_DENIED",
+    "INVALID_INPUT_DATA",
+    "REQUEST_SIZE_EXCEEDS_LIMIT",
+    "TOO_MUCH_DATA",
+}
+
+STREAM_KINDS = {"drop_stream", "status_503", "invalidate_session", "duplicate", "reorder"}
+CALL_KINDS = {"error", "report", "delay"}
+
+
+class FaultError(EmulatorError):
+    """A fault file or posted fault is invalid."""
+
+
+class Fault(BaseModel):
+    """One fault: what goes wrong, when, and for how many calls or messages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["drop_stream", "status_503", "invalidate_session", "duplicate", "reorder", "error", "report", "delay"]
+    at: float | None = Field(default=None, ge=0, description="seconds after the replay starts; absent = at once")
+    operation: str | None = Field(default=None, description="REST method (placeOrders ...); absent = any betting call")
+    code: str | None = Field(default=None, description="error code for kind 'error'")
+    status: Literal["FAILURE", "TIMEOUT"] = "FAILURE"
+    seconds: float = Field(default=0.0, ge=0, description="refuse reconnects (drop_stream) or delay (delay)")
+    count: int = Field(default=1, ge=1, description="calls or stream messages affected")
+
+    def matches(self, operation: str) -> bool:
+        """Whether this call fault applies to a REST method."""
+        return self.operation is None or self.operation == operation
+
+
+def parse_faults(data, source: str) -> list[Fault]:
+    """Faults from parsed JSON/TOML: a list, or a table with a 'fault' list; errors name the source and key."""
+    items = data.get("fault", []) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise FaultError(f"{source}: expected a list of faults ([[fault]] tables)")
+    faults = []
+    for index, item in enumerate(items):
+        try:
+            fault = Fault.model_validate(item)
+        except ValidationError as exc:
+            raise FaultError(describe_validation_error(source, exc, prefix=f"fault[{index}]")) from None
+        if fault.kind == "error" and not fault.code:
+            raise FaultError(f"{source}: fault[{index}]: kind 'error' needs a 'code' (e.g. TOO_MANY_REQUESTS)")
+        faults.append(fault)
+    return faults
+
+
+def load_faults(path: str | Path) -> list[Fault]:
+    """Read a TOML or JSON fault file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FaultError(f"{p}: cannot read fault file ({exc.strerror})") from None
+    try:
+        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise FaultError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {exc}") from None
+    return parse_faults(data, str(p))
+
+
+class FaultBook:
+    """Scheduled faults, and call faults armed until they have been used `count` times."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scheduled: list[Fault] = []
+        self._armed: list[list] = []  # [fault, uses left]
+
+    def add(self, faults: list[Fault]) -> list[Fault]:
+        """Schedule faults with `at`; returns those due at once (stream faults to run now)."""
+        now = []
+        with self._lock:
+            for fault in faults:
+                if fault.at is not None:
+                    self._scheduled.append(fault)
+                elif fault.kind in CALL_KINDS:
+                    self._armed.append([fault, fault.count])
+                else:
+                    now.append(fault)
+        return now
+
+    def due(self, elapsed: float) -> list[Fault]:
+        """Stream faults whose time has come (call faults due are armed instead)."""
+        out = []
+        with self._lock:
+            keep = []
+            for fault in self._scheduled:
+                if fault.at is not None and fault.at <= elapsed:
+                    if fault.kind in CALL_KINDS:
+                        self._armed.append([fault, fault.count])
+                    else:
+                        out.append(fault)
+                else:
+                    keep.append(fault)
+            self._scheduled = keep
+        return out
+
+    def take(self, operation: str) -> list[Fault]:
+        """Call faults that apply to this call, each used once."""
+        out = []
+        with self._lock:
+            for entry in self._armed:
+                if entry[1] > 0 and entry[0].matches(operation):
+                    entry[1] -= 1
+                    out.append(entry[0])
+            self._armed = [e for e in self._armed if e[1] > 0]
+        return out
