@@ -47,16 +47,19 @@ def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
     """A betfairlightweight StreamListener class that reports every message to the monitor."""
 
     class MonitoredListener(StreamListener):
-        """StreamListener that tells the monitor about each message before processing it."""
+        """StreamListener that tells the monitor about each message before processing it.
+
+        flumine keeps one listener per stream across reconnects while the subscription id changes with each
+        one, so the listener (not the subscription id) is what the monitor tracks."""
 
         def on_data(self, raw_data: str):
             if '"status":503' in raw_data or '"status": 503' in raw_data:
-                monitor.status(self.stream_unique_id, "503: stream data may be stale")
+                monitor.status(id(self), "503: stream data may be stale")
             elif '"FAILURE"' in raw_data and '"statusCode"' in raw_data:  # a status reply that failed
                 answer = json.loads(raw_data)
-                monitor.error(self.stream_unique_id, answer.get("errorCode", "FAILURE"), answer.get("errorMessage", ""))
+                monitor.error(id(self), answer.get("errorCode", "FAILURE"), answer.get("errorMessage", ""))
             else:
-                monitor.seen(self.stream_unique_id)
+                monitor.seen(id(self))
             return super().on_data(raw_data)
 
     return MonitoredListener
