@@ -21,9 +21,13 @@ def test_stream_dropped_and_refused_for_12s_trips_the_switch_and_the_bot_resumes
             emulator.exchange.add_faults([Fault(kind="drop_stream", seconds=12)])
             wait_for(lambda: switch.state == "HALTED", 15, "the kill switch to trip on silence")
             tripped = switch.history[-1]
-            assert tripped.source == "stream" and 9 <= tripped.at - dropped_at < 12  # silence counts from the last message
+            assert (
+                tripped.source == "stream" and 9 <= tripped.at - dropped_at < 12
+            )  # silence counts from the last message
             published = emulator.exchange.published
-            wait_for(lambda: emulator.exchange.subscribers and emulator.exchange.published > published + 10, 40, "data again")
+            wait_for(
+                lambda: emulator.exchange.subscribers and emulator.exchange.published > published + 10, 40, "data again"
+            )
             resumed_at = time.time()
             assert resumed_at - dropped_at >= 12  # the emulator refused reconnects for 12 s
             seen = run.framework.safety.monitor.last_seen
@@ -41,7 +45,9 @@ def test_stream_dropped_and_refused_for_12s_trips_the_switch_and_the_bot_resumes
 
 def test_fault_files_are_checked_with_clear_messages(tmp_path):
     good = tmp_path / "faults.toml"
-    good.write_text('[[fault]]\nkind = "drop_stream"\nat = 5\nseconds = 12\n[[fault]]\nkind = "error"\ncode = "TOO_MANY_REQUESTS"\n')
+    good.write_text(
+        '[[fault]]\nkind = "drop_stream"\nat = 5\nseconds = 12\n[[fault]]\nkind = "error"\ncode = "TOO_MANY_REQUESTS"\n'
+    )
     faults = load_faults(good)
     assert [f.kind for f in faults] == ["drop_stream", "error"] and faults[0].seconds == 12
     bad = tmp_path / "bad.toml"
