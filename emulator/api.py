@@ -287,28 +287,18 @@ def _cleared(exchange: Exchange, market: MarketState, order, status: str) -> dic
         return order.cleared(
             market.runner_status(order.selection_id), str(d.get("eventTypeId", "")), market.event_id, settled
         )
-    if status == "VOIDED" and order.size_voided > 0:
+    unsettled = {
+        "VOIDED": ("sizeSettled", order.size_voided),
+        "LAPSED": ("sizeCancelled", order.size_lapsed),
+        "CANCELLED": ("sizeCancelled", order.size_cancelled),
+    }
+    if status in unsettled and unsettled[status][1] > 0:
+        key, size = unsettled[status]
         return {
             "marketId": order.market_id,
             "betId": order.bet_id,
             "selectionId": order.selection_id,
-            "sizeSettled": order.size_voided,
-            "profit": 0.0,
-        }
-    if status == "LAPSED" and order.size_lapsed > 0:
-        return {
-            "marketId": order.market_id,
-            "betId": order.bet_id,
-            "selectionId": order.selection_id,
-            "sizeCancelled": order.size_lapsed,
-            "profit": 0.0,
-        }
-    if status == "CANCELLED" and order.size_cancelled > 0:
-        return {
-            "marketId": order.market_id,
-            "betId": order.bet_id,
-            "selectionId": order.selection_id,
-            "sizeCancelled": order.size_cancelled,
+            key: size,
             "profit": 0.0,
         }
     return None

@@ -67,25 +67,9 @@ class _Handler(BaseHTTPRequestHandler):
                 }
             )
         elif path.endswith("/keepAlive"):
-            ok = exchange.session_error(token, app_key) is None
-            self._send(
-                {
-                    "token": token if ok else "",
-                    "product": app_key,
-                    "status": "SUCCESS" if ok else "FAIL",
-                    "error": "" if ok else "NO_SESSION",
-                }
-            )
+            self._session_reply(token, app_key, exchange.session_error(token, app_key) is None)
         elif path.endswith("/logout"):
-            ok = exchange.logout(token)
-            self._send(
-                {
-                    "token": token if ok else "",
-                    "product": app_key,
-                    "status": "SUCCESS" if ok else "FAIL",
-                    "error": "" if ok else "NO_SESSION",
-                }
-            )
+            self._session_reply(token, app_key, exchange.logout(token))
         elif path.endswith("/json-rpc/v1"):
             self._json_rpc(body, token, app_key)
         elif path == "/emulator/faults":
@@ -98,6 +82,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send({"added": len(faults)})
         else:
             self._send({"error": f"no such path {path}"}, 404)
+
+    def _session_reply(self, token: str | None, app_key: str | None, ok: bool) -> None:
+        self._send(
+            {
+                "token": token if ok else "",
+                "product": app_key,
+                "status": "SUCCESS" if ok else "FAIL",
+                "error": "" if ok else "NO_SESSION",
+            }
+        )
 
     def _json_rpc(self, body: bytes, token: str | None, app_key: str | None) -> None:
         try:

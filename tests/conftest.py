@@ -119,6 +119,14 @@ def registry_with_probe() -> PluginRegistry:
     return registry
 
 
+def strategy_table(cls: type[ModalStrategy], params: str = "", market_filter: str = "") -> str:
+    """The [[strategies]] table that runs one strategy class with params and a market filter."""
+    table = f'[[strategies]]\nname = "{cls.plugin_name}"\n'
+    if market_filter:
+        table += f"[strategies.market_filter]\n{market_filter}\n"
+    return table + f"[strategies.params]\n{params}\n"
+
+
 def run_strategy(
     tmp_path: Path,
     cls: type[ModalStrategy],
@@ -130,11 +138,7 @@ def run_strategy(
     """Backtest one strategy class defined in a test, with extra config sections (e.g. [risk])."""
     registry = discover()
     registry.register(cls, "tests")
-    strategies = f'[[strategies]]\nname = "{cls.plugin_name}"\n'
-    if market_filter:
-        strategies += f"[strategies.market_filter]\n{market_filter}\n"
-    strategies += f"[strategies.params]\n{params}\n"
-    config = load_config(write_config(tmp_path, strategies, extra))
+    config = load_config(write_config(tmp_path, strategy_table(cls, params, market_filter), extra))
     framework = build(Mode.BACKTEST, config, paths=paths, registry=registry, raise_hook_errors=True)
     framework.run()
     return framework

@@ -17,7 +17,7 @@ from core.plugins import discover
 from emulator.book import MarketState
 from emulator.server import Emulator
 from strategies.base import ModalStrategy
-from tests.conftest import write_config
+from tests.conftest import strategy_table, write_config
 
 CREDENTIALS = {"BETFAIR_USERNAME": "rehearsal", "BETFAIR_PASSWORD": "secret", "BETFAIR_APP_KEY": "app-key-1"}
 FAST_POLLS = "[exchange]\nsettle_poll = 0.5\nsession_check = 600\n"
@@ -49,12 +49,8 @@ class LiveRun:
     ) -> None:
         registry = discover()
         registry.register(cls, "tests")
-        strategies = f'[[strategies]]\nname = "{cls.plugin_name}"\n'
-        if market_filter:
-            strategies += f"[strategies.market_filter]\n{market_filter}\n"
-        strategies += f"[strategies.params]\n{params}\n"
         extra = f'data_dir = "{tmp_path / "data"}"\n{FAST_POLLS}{extra}'
-        self.config = load_config(write_config(tmp_path, strategies, extra))
+        self.config = load_config(write_config(tmp_path, strategy_table(cls, params, market_filter), extra))
         self.framework: Framework = build(
             mode,
             self.config,

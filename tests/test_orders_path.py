@@ -48,11 +48,7 @@ def test_burst_of_20_over_4_markets_is_4_calls_within_the_rate(tmp_path, generat
     places = [c for c in framework.safety.call_log.calls if c.operation == "place"]  # what the exchange received
     assert len(strategy.sent) == 20 and all(o.bet_id for o in strategy.sent)
     assert len(places) == 4
-    assert (
-        sorted(c.market_id for c in places) == sorted(framework.tracker.events[strategy.sent[0].trade.market.event_id])
-        if False
-        else len({c.market_id for c in places}) == 4
-    )
+    assert len({c.market_id for c in places}) == 4
     assert all(c.instructions == 5 for c in places)
     sent = [c for c in framework.safety.dispatcher.calls if c.operation == "place"]
     times = sorted(c.at for c in sent)
