@@ -62,19 +62,22 @@ class CascadeController:
         self.markets = markets
         self.strategies_for = strategies_for
         self.handlings: list[Handling] = []
-        self._active: dict[str, Handling] = {}
+        self.active: dict[str, Handling] = {}
 
     def __call__(self, market) -> None:
-        """Note this update's suspension or reopen, then run whatever is due."""
-        state = self.tracker.get(market.market_id)
-        if not self._active and (state is None or not state.suspended):
+        """Note this update's suspension or reopen, then run whatever is due.
+
+        The safety middleware calls this only while a handling is active or the update suspended
+        the market; anything else is a no-op here too."""
+        state = self.tracker.states.get(market.market_id)
+        if not self.active and (state is None or not state.suspended):
             return
         if state is not None:
             event_id = state.event_id or market.market_id
             if state.suspended:
                 self._suspended(event_id, market.market_id)
             elif state.reopened:
-                handling = self._active.get(event_id)
+                handling = self.active.get(event_id)
                 if handling is not None and market.market_id in handling.markets:
                     handling.reopened.setdefault(market.market_id, self.clock.now())
         self.tick()
@@ -82,7 +85,7 @@ class CascadeController:
     def tick(self) -> None:
         """Run the handlings and reopen handlings that are due at the clock's time."""
         now = self.clock.now()
-        for event_id, handling in list(self._active.items()):
+        for event_id, handling in list(self.active.items()):
             if handling.handled_at is None and (now >= handling.window_ends or self._all_suspended(event_id)):
                 self._handle(handling)
             if handling.handled_at is not None:
@@ -98,13 +101,13 @@ class CascadeController:
                     ):
                         self._reopen(handling, market_id)
             if handling.finished:
-                del self._active[event_id]
+                del self.active[event_id]
 
     def blocked(self, market_id: str) -> str | None:
         """Why new orders on this market are refused now, or None."""
         state = self.tracker.get(market_id)
         event_id = (state.event_id if state else None) or market_id
-        handling = self._active.get(event_id)
+        handling = self.active.get(event_id)
         if handling is None:
             return None
         if handling.handled_at is None:
@@ -115,11 +118,11 @@ class CascadeController:
 
     def _suspended(self, event_id: str, market_id: str) -> None:
         now = self.clock.now()
-        handling = self._active.get(event_id)
+        handling = self.active.get(event_id)
         if handling is None:
             handling = Handling(event_id, len(self.handlings) + 1, now, now + self.config.cascade_debounce)
             self.handlings.append(handling)
-            self._active[event_id] = handling
+            self.active[event_id] = handling
             logger.info("cascade #%s on event %s opened by market %s", handling.number, event_id, market_id)
         if market_id not in handling.markets:
             handling.markets.append(market_id)

@@ -66,42 +66,39 @@ class OrderDispatcher:
         self.on_error = on_error
         self.calls: list[Call] = []
         self.refusals: list[Refusal] = []
-        self._pending: dict[str, _Pending] = {}  # insertion order is queue order
+        # market id -> what waits to be sent; insertion order is queue order. A plain attribute, not a
+        # property: the strategy and middleware test it on every update ("anything queued?").
+        self.pending: dict[str, _Pending] = {}
 
     def place(self, market, order, hedge: bool = False) -> None:
         """Queue a new order; it is checked by the controls when it is sent."""
         if hedge:
             order.context[HEDGE] = True
-        self._pending.setdefault(market.market_id, _Pending()).places.append(order)
+        self.pending.setdefault(market.market_id, _Pending()).places.append(order)
 
     def cancel(self, market, order, size_reduction: float | None = None) -> None:
         """Queue a cancel of (part of) an order's unmatched size."""
-        pending = self._pending.setdefault(market.market_id, _Pending())
+        pending = self.pending.setdefault(market.market_id, _Pending())
         if all(o is not order for o, _ in pending.cancels):
             pending.cancels.append((order, size_reduction))
 
     @property
-    def has_queued(self) -> bool:
-        """True when anything waits to be sent."""
-        return bool(self._pending)
-
-    @property
     def queued(self) -> int:
         """Orders and cancels waiting to be sent."""
-        if not self._pending:
+        if not self.pending:
             return 0
-        return sum(len(p.places) + len(p.cancels) for p in self._pending.values())
+        return sum(len(p.places) + len(p.cancels) for p in self.pending.values())
 
     def flush(self) -> None:
         """Send what the rate limit allows, market by market in queue order; the rest keeps waiting."""
-        if not self._pending:
+        if not self.pending:
             return
         urgent = self.urgent()
-        for market_id in list(self._pending):
-            pending = self._pending[market_id]
+        for market_id in list(self.pending):
+            pending = self.pending[market_id]
             market = self.flumine.markets.markets.get(market_id)
             if market is None:
-                del self._pending[market_id]
+                del self.pending[market_id]
                 continue
             room = 2 if urgent and pending.cancels else self.limiter.room(self.in_play(market_id))
             if room <= 0:
@@ -114,7 +111,7 @@ class OrderDispatcher:
                 self._send_places(market, pending.places)
                 pending.places = []
             if not pending.places and not pending.cancels:
-                del self._pending[market_id]
+                del self.pending[market_id]
 
     def _send_cancels(self, market, cancels: list) -> None:
         try:

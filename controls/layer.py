@@ -138,14 +138,20 @@ class SafetyMiddleware(Middleware):
         self.layer = layer
 
     def __call__(self, market) -> None:
-        """Run the per-update checks for one market (cheap when it holds no orders)."""
+        """Run the per-update checks for one market (a few attribute tests when nothing is going on)."""
         layer = self.layer
-        layer.cascade(market)
-        if len(market.blotter):  # P&L and hedges only move where there are orders
+        cascade = layer.cascade
+        if cascade.active:
+            cascade(market)
+        else:
+            state = layer.tracker.states.get(market.market_id)
+            if state is not None and state.suspended:
+                cascade(market)
+        if market.blotter.active:  # flumine sets it at the first order; P&L and hedges only move after that
             layer.pnl.update(market)
             layer.check_drawdown()
             layer.hedger.update(market)
-        if layer.dispatcher.has_queued:
+        if layer.dispatcher.pending:
             layer.dispatcher.flush()
 
     def remove_market(self, market) -> None:

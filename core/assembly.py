@@ -127,8 +127,7 @@ def _common(
 ) -> Framework:
     tracker = MarketStateTracker(clock)
     signals = SignalBuffer()
-    flumine.add_market_middleware(tracker)
-    flumine.add_market_middleware(signals)
+    flumine.add_market_middleware(tracker)  # the signal buffer is added with the first strategy that uses it
     safety = install(flumine, config.app, clock, tracker, store, alerts, call_log, post)
     return Framework(
         mode=mode,
@@ -149,6 +148,7 @@ def _add_strategies(
     raise_hook_errors: bool,
 ) -> None:
     source = str(framework.config.path)
+    signals_added = False
     for index, entry in enumerate(framework.config.app.strategies):
         strategy = registry.create(
             entry,
@@ -165,6 +165,9 @@ def _add_strategies(
         framework.strategies.append(strategy)
         framework.safety.strategies.append(strategy)
         if strategy.uses_signals:
+            if not signals_added:  # a framework whose strategies use no signals pays nothing for the buffer
+                framework.flumine.add_market_middleware(framework.signals)
+                signals_added = True
             framework.signals.watch(strategy.stream_ids)
 
 

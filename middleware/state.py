@@ -26,7 +26,7 @@ class MarketState:
     event_id: str | None
     event_type_id: str | None = None
     market_type: str | None = None
-    phase: Phase = Phase.PRE_RACE
+    in_play: bool = False  # once the market definition said inPlay (a plain bool: read on every update)
     status: str | None = None
     publish_time: float = 0.0
     in_play_at: float | None = None
@@ -41,9 +41,9 @@ class MarketState:
     transitions: list[tuple[float, str]] = field(default_factory=list)
 
     @property
-    def in_play(self) -> bool:
-        """True once the market definition has said inPlay."""
-        return self.phase is Phase.IN_PLAY
+    def phase(self) -> Phase:
+        """Trading phase: IN_PLAY once the market definition has said inPlay."""
+        return Phase.IN_PLAY if self.in_play else Phase.PRE_RACE
 
     @property
     def is_open(self) -> bool:
@@ -70,7 +70,7 @@ class MarketStateTracker(Middleware):
         state.updates += 1
         status = book.status
         previous = state.status
-        went_in_play = state.phase is Phase.PRE_RACE and bool(book.inplay)
+        went_in_play = not state.in_play and bool(book.inplay)
         if status == previous and not went_in_play:
             if state.suspended or state.reopened or state.went_in_play:
                 state.suspended = state.reopened = state.went_in_play = False
@@ -87,7 +87,7 @@ class MarketStateTracker(Middleware):
             state.reopened_at = now
             state.transitions.append((now, "REOPENED"))
         if went_in_play:
-            state.phase = Phase.IN_PLAY
+            state.in_play = True
             state.in_play_at = now
             state.transitions.append((now, "IN_PLAY"))
 

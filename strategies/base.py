@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.clock import Clock, MarketDataClock
 from core.positions import Positions, best_prices, close_out_value, positions
 from middleware.signals import SignalBuffer
-from middleware.state import MarketStateTracker, Phase
+from middleware.state import MarketStateTracker
 
 if TYPE_CHECKING:
     from controls.layer import SafetyLayer
@@ -140,34 +140,30 @@ class ModalStrategy(BaseStrategy):
 
     def process_market_book(self, market: Market, market_book: MarketBook) -> None:
         """Dispatch one book: status transitions first, then the phase hook if the market is open."""
-        state = self.tracker.states.get(market_book.market_id)
+        # runs on every update: kept to attribute tests and one hook call (see bench/backtest_overhead.py)
+        market_id = market_book.market_id
+        state = self.tracker.states.get(market_id)
         if state is None:
             return
         try:
-            self._dispatch(state, market, market_book)
+            if state.in_play:
+                if market_id not in self._in_play_seen:
+                    self._in_play_seen.add(market_id)
+                    self._call(self.on_in_play, market, market_book)
+                if state.status == "OPEN":
+                    if self._manages_positions:
+                        self._manage_positions(market)
+                    self._call(self.process_in_play, market, market_book)
+            elif state.status == "OPEN":
+                now = self.clock.now()
+                last = self._last_pre_race.get(market_id)
+                if last is None or now - last >= self.config.pre_race_interval:
+                    self._last_pre_race[market_id] = now
+                    self._call(self.process_pre_race, market, market_book)
         finally:
             safety = self.safety
-            if safety is not None and safety.dispatcher.has_queued:
+            if safety is not None and safety.dispatcher.pending:
                 safety.after_strategy(self, market_book)
-
-    def _dispatch(self, state, market: Market, market_book: MarketBook) -> None:
-        market_id = market_book.market_id
-        in_play = state.phase is Phase.IN_PLAY
-        if in_play and market_id not in self._in_play_seen:
-            self._in_play_seen.add(market_id)
-            self._call(self.on_in_play, market, market_book)
-        if state.status != "OPEN":
-            return
-        if in_play:
-            if self._manages_positions:
-                self._manage_positions(market)
-            self._call(self.process_in_play, market, market_book)
-            return
-        now = self.clock.now()
-        last = self._last_pre_race.get(market_id)
-        if last is None or now - last >= self.config.pre_race_interval:
-            self._last_pre_race[market_id] = now
-            self._call(self.process_pre_race, market, market_book)
 
     def process_closed_market(self, market: Market, market_book: MarketBook) -> None:
         """Mark the market closed and call on_closed once."""
