@@ -16,7 +16,7 @@ from controls.hedger import Hedger
 from controls.killswitch import Change, KillSwitch, KillSwitchControl, TradingState
 from controls.pnl import DailyPnL
 from controls.ratelimit import RateLimiter
-from controls.risk import RiskControl
+from controls.risk import RiskControl, exempt_hedges_from_strategy_exposure
 from controls.store import StateStore
 from controls.watchdog import StreamMonitor
 from core.alerts import AlertHook
@@ -225,5 +225,6 @@ def install(
         competitions=layer.competitions,
     )
     flumine.trading_controls[:0] = [KillSwitchControl(flumine, kill_switch), risk]
+    exempt_hedges_from_strategy_exposure(flumine)  # else max_order_exposure can refuse the hedge of a long price
     flumine.add_market_middleware(SafetyMiddleware(layer))
     return layer

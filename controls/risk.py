@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flumine.controls import BaseControl
+from flumine.controls.tradingcontrols import StrategyExposure
 from flumine.order.order import OrderStatus
 from flumine.order.orderpackage import OrderPackageType
 from flumine.utils import price_ticks_away
@@ -166,3 +167,20 @@ class RiskControl(BaseControl):
             if market is not None and not market.closed and len(market.blotter):
                 total += positions(market).exposure
         return total
+
+
+class HedgeExemptExposure(StrategyExposure):
+    """flumine's per-strategy exposure caps, except for hedges: a green-up only ever reduces exposure."""
+
+    def _validate(self, order, package_type: OrderPackageType) -> None:
+        if is_hedge(order):
+            return  # a hedge lay at a long price has a large liability on its own, but closes the position
+        super()._validate(order, package_type)
+
+
+def exempt_hedges_from_strategy_exposure(flumine) -> None:
+    """Swap flumine's StrategyExposure control for HedgeExemptExposure, in the same place."""
+    controls = flumine.trading_controls
+    for i, control in enumerate(controls):
+        if type(control) is StrategyExposure:
+            controls[i] = HedgeExemptExposure(flumine)

@@ -192,3 +192,40 @@ def test_killed_hedges_are_retried_then_the_switch_reduces_and_alerts(tmp_path, 
     switch = framework.safety.kill_switch
     assert switch.state.value == "REDUCING" and switch.history[0].source == "hedge"
     assert any(title == "hedge failed" for title, _ in switch.alerts.sent)
+
+
+class LongshotBacker(ModalStrategy):
+    """Backs the longest-priced runner (up to 30) for 5.00 in play, once per market."""
+
+    plugin_name = "longshot_backer"
+
+    def process_in_play(self, market, market_book) -> None:
+        memo = market.context.setdefault(self.name, {})
+        if memo.get("done") or market.market_type != "MATCH_ODDS":
+            return
+        priced = [(best_back(market_book, r.selection_id), r) for r in market_book.runners]
+        priced = [(p, r) for p, r in priced if p and p <= 30]
+        if priced:
+            memo["done"] = True
+            price, runner = max(priced, key=lambda pr: pr[0])
+            trade = Trade(market.market_id, runner.selection_id, runner.handicap, self)
+            self.place_order(market, trade.create_order(side="BACK", order_type=LimitOrder(price, 5.0)), price)
+
+
+def test_hedge_lay_above_max_order_exposure_is_not_refused_by_flumine(tmp_path, generated):
+    framework = run_strategy(
+        tmp_path,
+        LongshotBacker,
+        [generated["football"]],
+        extra='[cascade]\npolicy = "hedge"\n',
+        market_filter='market_types = ["MATCH_ODDS"]',
+    )
+    strategy = framework.strategies[0]
+    assert strategy.max_order_exposure == 10.0  # the default cap, which a 5.00 back passes
+    hedges = [o for o in all_orders(framework) if o.context.get("paddock_hedge")]
+    assert hedges, "no hedge was placed"
+    assert [r.outcome for r in framework.safety.hedger.runs] == ["green"]
+    assert framework.safety.kill_switch.state.value == "ACTIVE"
+    liabilities = [(o.order_type.price - 1) * o.order_type.size for o in hedges if o.side == "LAY"]
+    assert max(liabilities) > strategy.max_order_exposure  # flumine's own cap would have refused this one
+    assert all(o.bet_id for o in hedges)  # they reached the exchange
