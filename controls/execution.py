@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from betfairlightweight import BetfairError
 from flumine.execution.betfairexecution import BetfairExecution
 from flumine.execution.simulatedexecution import SimulatedExecution
+from flumine.order.process import process_current_order
 
 from core.clock import Clock
 
 logger = logging.getLogger("paddock.execution")
+
+DUPLICATE = "DUPLICATE_TRANSACTION"  # placeOrders refused: the same customerRef was accepted within 60 s
 
 
 @dataclass(frozen=True)
@@ -109,15 +112,35 @@ class LoggedBetfairExecution(_Logged, BetfairExecution):
     def place(self, order_package, session):
         """placeOrders, observed; an order whose outcome the answer does not know is left to the order stream."""
         response = self._observed(super().place, order_package, session)
-        for order, report in zip(
-            order_package, getattr(response, "place_instruction_reports", None) or [], strict=False
-        ):
+        reports = getattr(response, "place_instruction_reports", None) or []
+        if getattr(response, "error_code", None) == DUPLICATE:
+            # flumine re-sends a package after an error such as a read timeout, with the same customerRef;
+            # Betfair refusing it as a duplicate means the first attempt got through: its orders exist and
+            # the order stream reports them. Without this, flumine marks them failed and forgets them.
+            logger.warning(
+                "placeOrders for package %s refused as a re-submission: %s order(s) left to the order stream",
+                order_package.id,
+                len(order_package),
+            )
+            for report in reports:
+                report.status = "TIMEOUT"  # flumine leaves TIMEOUT orders pending
+            for order in order_package:
+                self._leave_to_stream(order)
+            return response
+        for order, report in zip(order_package, reports, strict=False):
             if report.status == "TIMEOUT":
-                # flumine waits for a TIMEOUT order on the order stream but adopts the bet id only for async
-                # orders; marking it async lets the stream's order (found by customerOrderRef) complete it.
-                order.async_ = True
                 logger.warning("placeOrders TIMEOUT for order %s: waiting for the order stream", order.id)
+                self._leave_to_stream(order)
         return response
+
+    def _leave_to_stream(self, order) -> None:
+        # flumine adopts a bet id from the order stream only for async orders; the stream may also have
+        # reported the order already, before this answer came back, and will not repeat itself
+        with order.trade:
+            order.async_ = True
+            seen = order.responses.current_order
+            if order.bet_id is None and seen is not None and seen.bet_id:
+                process_current_order(order, seen, self.flumine.log_control)
 
     def cancel(self, order_package, session):
         """cancelOrders, observed."""

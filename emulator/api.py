@@ -27,14 +27,27 @@ def call(exchange: Exchange, operation: str, params: dict) -> dict | list:
     with exchange.lock:
         exchange.calls[operation] += 1
         exchange.requests.append((time.time(), operation, params))
-    report_fault = None
+    delay, error, report_fault = 0.0, None, None
     for fault in exchange.faults.take(operation):
         if fault.kind == "delay":
-            time.sleep(fault.seconds)
+            delay += fault.seconds
         elif fault.kind == "error" and fault.code in APING_CODES:
-            raise ApingError(fault.code)
+            error = error or fault
         else:
             report_fault = fault
+    # the ref counts from arrival: a retry sent while a slow first attempt is still being worked on is
+    # the re-submission Betfair's customerRef de-duplication exists for
+    duplicate = (
+        error is None
+        and operation == "placeOrders"
+        and bool(params.get("customerRef"))
+        and not exchange.first_placement(str(params["customerRef"]))
+    )
+    time.sleep(delay)
+    if error is not None:
+        raise ApingError(error.code)
+    if duplicate:
+        return _fail_all(params, params.get("instructions") or [], "DUPLICATE_TRANSACTION", "ERROR_IN_ORDER")
     if report_fault is not None and operation in ORDER_METHODS:
         return _fault_report(exchange, operation, params, report_fault)
     return handler(exchange, params)

@@ -19,6 +19,8 @@ from emulator.replay import Message
 
 logger = logging.getLogger("paddock.emulator")
 
+DEDUPE_SECONDS = 60.0  # Betfair refuses a placeOrders whose customerRef it accepted this recently
+
 
 class Subscriber(Protocol):
     """A stream connection the exchange pushes to."""
@@ -59,6 +61,7 @@ class Exchange:
         self.subscribers: set[Subscriber] = set()
         self.faults = FaultBook()
         self.settled: dict[str, int] = {}
+        self.customer_refs: dict[str, float] = {}  # placeOrders customerRef -> wall time first accepted
         self.suspensions: Counter[str] = Counter()
         self.published = 0
         self.finished = threading.Event()
@@ -70,6 +73,18 @@ class Exchange:
         self._reorder_left = 0
         self._held: list[dict] | None = None
         self._threads: list[threading.Thread] = []
+
+    def first_placement(self, customer_ref: str, window: float = DEDUPE_SECONDS) -> bool:
+        """Note a placeOrders customerRef; False if the same ref was accepted within the window (a re-submission)."""
+        now = time.time()
+        with self.lock:
+            for ref, at in list(self.customer_refs.items()):
+                if now - at > window:
+                    del self.customer_refs[ref]
+            if customer_ref in self.customer_refs:
+                return False
+            self.customer_refs[customer_ref] = now
+            return True
 
     # --- time -------------------------------------------------------------------------------------
 

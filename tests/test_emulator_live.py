@@ -106,6 +106,23 @@ def test_a_timeout_report_is_resolved_from_the_order_stream_without_a_duplicate(
         assert order.status == OrderStatus.EXECUTION_COMPLETE and order.size_matched > 0
 
 
+def test_a_place_resent_after_a_read_timeout_is_refused_as_a_duplicate_and_the_order_kept(tmp_path):
+    # 17 s is past betfairlightweight's 16 s read timeout: flumine re-sends the package with the same
+    # customerRef while the exchange is still working on the first; 6x keeps the race open meanwhile
+    with Emulator([real(name) for name in GREYHOUNDS], speed=6) as emulator:
+        emulator.exchange.add_faults([Fault(kind="delay", operation="placeOrders", seconds=17)])
+        with LiveRun(tmp_path, Mode.LIVE, BackFavourite, emulator, market_filter='event_type_ids = ["4339"]') as run:
+            wait_for(lambda: len(calls(emulator, "placeOrders")) == 3, 30, "the re-sent package")
+            wait_for(lambda: len(run.orders()) == 2 and all(o.bet_id for o in run.orders()), 30, "both bet ids")
+        placed = calls(emulator, "placeOrders")
+        refs = [p["customerRef"] for p in placed]
+        assert len(set(refs)) == 2 and refs.count(refs[0]) == 2  # the first package went twice...
+        assert len(emulator.exchange.engine.orders) == 2  # ...and was placed once
+        assert {o.bet_id for o in run.orders()} == set(emulator.exchange.engine.orders)  # neither is lost
+        assert all(o.status in (OrderStatus.EXECUTABLE, OrderStatus.EXECUTION_COMPLETE) for o in run.orders())
+        assert run.framework.safety.kill_switch.state == "ACTIVE"
+
+
 def test_an_invalidated_session_leads_to_a_new_login_and_the_order_goes_through(tmp_path, greyhounds):
     with LiveRun(tmp_path, Mode.LIVE, BackFavourite, greyhounds, market_filter='event_type_ids = ["4339"]') as run:
         wait_for(lambda: greyhounds.exchange.logins == 1 and greyhounds.exchange.subscribers, 20, "login and stream")
