@@ -75,9 +75,25 @@ def _cmd_generate(args) -> int:
 
 
 def _stop_on_signals(stop) -> None:
-    """SIGINT and SIGTERM ask the run to finish cleanly (the report and recordings are still written)."""
+    """SIGINT and SIGTERM ask the run to finish cleanly (the report and recordings are still written);
+    a second one quits at once."""
+    asked: list[int] = []
+
+    def handler(signum, _frame) -> None:
+        if asked:
+            print("stopping now, without finishing", file=sys.stderr, flush=True)
+            raise SystemExit(128 + signum)
+        asked.append(signum)
+        print(
+            "stopping: finishing open work (flumine's background workers take up to about 20 s); "
+            "signal again to quit at once",
+            file=sys.stderr,
+            flush=True,
+        )
+        stop()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop())
+        signal.signal(sig, handler)
 
 
 def _cmd_exchange(mode_name: str):

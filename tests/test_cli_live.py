@@ -1,0 +1,73 @@
+"""`main.py paper` against the emulator as a user runs it: Ctrl-C prints the report, a second Ctrl-C quits at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from emulator.server import Emulator
+from tests.conftest import ROOT, real
+from tests.live_helpers import CREDENTIALS, wait_for
+
+CONFIG = """data_dir = "{data}"
+[exchange]
+settle_poll = 0.5
+session_check = 600
+[[strategies]]
+name = "weight_of_money"
+[strategies.market_filter]
+event_type_ids = ["4339"]
+"""
+
+
+@pytest.fixture
+def paper(tmp_path):
+    """A `main.py paper` process against the emulator replaying a greyhound race, once it receives data."""
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data"))
+    with Emulator([real("1.197931750.bz2"), real("1.197931751.bz2")], speed=2) as emulator:
+        command = [sys.executable, "main.py", "paper", "--config", str(config), "--exchange", emulator.url]
+        proc = subprocess.Popen(
+            [*command, "--out", str(tmp_path / "out")],
+            cwd=ROOT,
+            env={**os.environ, **CREDENTIALS},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(lambda: emulator.exchange.published > 20 or proc.poll() is not None, 60, "market data to flow")
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            yield proc
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def test_ctrl_c_stops_paper_trading_and_prints_the_report(paper, tmp_path):
+    paper.send_signal(signal.SIGINT)
+    stdout, stderr = paper.communicate(timeout=90)
+    assert paper.returncode == 0, stderr[-2000:]
+    assert "stopping: finishing open work" in stderr
+    assert "kill switch: ACTIVE" in stdout
+    written = {Path(line.removeprefix("wrote ")).name for line in stdout.splitlines() if line.startswith("wrote ")}
+    assert written == {"orders.csv", "refused.csv", "summary.json"}
+    assert (tmp_path / "out" / "summary.json").is_file()
+
+
+def test_a_second_ctrl_c_quits_at_once(paper):
+    paper.send_signal(signal.SIGINT)
+    time.sleep(1.0)  # the first one is being handled: flumine is shutting its workers down
+    assert paper.poll() is None
+    asked = time.monotonic()
+    paper.send_signal(signal.SIGINT)
+    _, stderr = paper.communicate(timeout=30)
+    assert paper.returncode == 128 + signal.SIGINT, stderr[-2000:]
+    assert "stopping now, without finishing" in stderr
+    assert time.monotonic() - asked < 5
