@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -144,6 +145,13 @@ class RestServer(ThreadingHTTPServer):
     def port(self) -> int:
         """The port it listens on."""
         return self.server_address[1]
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up before its answer (a read timeout) is part of the job; anything else is logged."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset, ...
+            logger.info("client %s:%s went away before its answer", *client_address)
+            return
+        super().handle_error(request, client_address)
 
     def state(self) -> dict:
         """What the emulator has seen and done, for operators and tests."""
