@@ -75,26 +75,37 @@ class Backer(ModalStrategy):
 
     plugin_name = "backer"
 
+    def choose(self, market_book):
+        """(price, runner) to back, or None."""
+        runner = min(market_book.runners, key=lambda r: best_back(market_book, r.selection_id) or 1000)
+        price = best_back(market_book, runner.selection_id)
+        return (price, runner) if price else None
+
     def process_in_play(self, market, market_book) -> None:
         memo = market.context.setdefault(self.name, {})
         if memo.get("done") or market.market_type != "MATCH_ODDS":
             return
-        runner = min(market_book.runners, key=lambda r: best_back(market_book, r.selection_id) or 1000)
-        price = best_back(market_book, runner.selection_id)
-        if price:
+        chosen = self.choose(market_book)
+        if chosen:
             memo["done"] = True
+            price, runner = chosen
             trade = Trade(market.market_id, runner.selection_id, runner.handicap, self)
             self.place_order(market, trade.create_order(side="BACK", order_type=LimitOrder(price, 5.0)), price)
 
 
-def test_position_opened_in_play_is_hedged_after_reopen_with_fill_or_kill(tmp_path, generated):
-    framework = run_strategy(
+def run_hedging(tmp_path, cls: type[Backer], generated):
+    """Backtest a Backer on the generated match's MATCH_ODDS with the hedge policy at reopens."""
+    return run_strategy(
         tmp_path,
-        Backer,
+        cls,
         [generated["football"]],
         extra='[cascade]\npolicy = "hedge"\n',
         market_filter='market_types = ["MATCH_ODDS"]',
     )
+
+
+def test_position_opened_in_play_is_hedged_after_reopen_with_fill_or_kill(tmp_path, generated):
+    framework = run_hedging(tmp_path, Backer, generated)
     runs = framework.safety.hedger.runs
     assert runs, "no hedge ran after the reopen"
     first_reopen = framework.safety.cascade.handlings[0].done
@@ -194,32 +205,20 @@ def test_killed_hedges_are_retried_then_the_switch_reduces_and_alerts(tmp_path, 
     assert any(title == "hedge failed" for title, _ in switch.alerts.sent)
 
 
-class LongshotBacker(ModalStrategy):
+class LongshotBacker(Backer):
     """Backs the longest-priced runner (up to 30) for 5.00 in play, once per market."""
 
     plugin_name = "longshot_backer"
 
-    def process_in_play(self, market, market_book) -> None:
-        memo = market.context.setdefault(self.name, {})
-        if memo.get("done") or market.market_type != "MATCH_ODDS":
-            return
+    def choose(self, market_book):
+        """The longest price up to 30 and its runner, or None."""
         priced = [(best_back(market_book, r.selection_id), r) for r in market_book.runners]
         priced = [(p, r) for p, r in priced if p and p <= 30]
-        if priced:
-            memo["done"] = True
-            price, runner = max(priced, key=lambda pr: pr[0])
-            trade = Trade(market.market_id, runner.selection_id, runner.handicap, self)
-            self.place_order(market, trade.create_order(side="BACK", order_type=LimitOrder(price, 5.0)), price)
+        return max(priced, key=lambda pr: pr[0]) if priced else None
 
 
 def test_hedge_lay_above_max_order_exposure_is_not_refused_by_flumine(tmp_path, generated):
-    framework = run_strategy(
-        tmp_path,
-        LongshotBacker,
-        [generated["football"]],
-        extra='[cascade]\npolicy = "hedge"\n',
-        market_filter='market_types = ["MATCH_ODDS"]',
-    )
+    framework = run_hedging(tmp_path, LongshotBacker, generated)
     strategy = framework.strategies[0]
     assert strategy.max_order_exposure == 10.0  # the default cap, which a 5.00 back passes
     hedges = [o for o in all_orders(framework) if o.context.get("paddock_hedge")]
