@@ -12,10 +12,9 @@ from flumine.execution.simulatedexecution import SimulatedExecution
 from flumine.order.process import process_current_order
 
 from core.clock import Clock
+from core.errorcodes import DUPLICATE_TRANSACTION, codes_in
 
 logger = logging.getLogger("paddock.execution")
-
-DUPLICATE = "DUPLICATE_TRANSACTION"  # placeOrders refused: the same customerRef was accepted within 60 s
 
 
 @dataclass(frozen=True)
@@ -59,25 +58,6 @@ class CallLog:
             self.on_error_code(code)
 
 
-def error_codes_of(response_or_error) -> list[str]:
-    """Error codes in a betfairlightweight execution report or BetfairError."""
-    codes = []
-    if isinstance(response_or_error, BetfairError):
-        response = getattr(response_or_error, "response", None)  # APIError keeps the JSON-RPC answer
-        if isinstance(response, dict):
-            data = (response.get("error") or {}).get("data") or {}
-            codes.extend(v["errorCode"] for v in data.values() if isinstance(v, dict) and v.get("errorCode"))
-        return codes
-    code = getattr(response_or_error, "error_code", None)
-    if code:
-        codes.append(code)
-    for attr in ("place_instruction_reports", "cancel_instruction_reports", "update_instruction_reports"):
-        for report in getattr(response_or_error, attr, None) or []:
-            if getattr(report, "error_code", None):
-                codes.append(report.error_code)
-    return codes
-
-
 class _Logged:
     """Mixin for a flumine execution: records each package in a CallLog before executing it."""
 
@@ -102,10 +82,10 @@ class LoggedBetfairExecution(_Logged, BetfairExecution):
         try:
             response = call(order_package, session)
         except BetfairError as exc:
-            for code in error_codes_of(exc):
+            for code in codes_in(exc):
                 self.call_log.error_code(code)
             raise
-        for code in error_codes_of(response):
+        for code in codes_in(response):
             self.call_log.error_code(code)
         return response
 
@@ -113,7 +93,7 @@ class LoggedBetfairExecution(_Logged, BetfairExecution):
         """placeOrders, observed; an order whose outcome the answer does not know is left to the order stream."""
         response = self._observed(super().place, order_package, session)
         reports = getattr(response, "place_instruction_reports", None) or []
-        if getattr(response, "error_code", None) == DUPLICATE:
+        if getattr(response, "error_code", None) == DUPLICATE_TRANSACTION:
             # flumine re-sends a package after an error such as a read timeout, with the same customerRef;
             # Betfair refusing it as a duplicate means the first attempt got through: its orders exist and
             # the order stream reports them. Without this, flumine marks them failed and forgets them.

@@ -23,8 +23,9 @@ from controls.watchdog import monitored_listener
 from core.alerts import AlertHook, LogAlerts, alerts_from
 from core.clock import Clock, MarketDataClock, WallClock
 from core.config import LoadedConfig
+from core.errorcodes import SESSION_CODES
 from core.errors import CredentialsError, RecordingError
-from core.exchange import SESSION_ERRORS, ExchangeEndpoint, SessionClient, point_at
+from core.exchange import ExchangeEndpoint, SessionClient, point_at
 from core.plugins import PluginRegistry, discover
 from core.recorder import MarketRecorder
 from core.recordings import MarketHeader, Recording, RecordingStream, read_header, resolve_paths
@@ -317,11 +318,11 @@ def _build_exchange(mode, config, registry, raise_hook_errors, environ, endpoint
     def observe(code: str) -> None:  # runs on an execution thread: renew before flumine retries the call
         if on_code is not None:
             on_code(code)
-        if code in SESSION_ERRORS:
+        if code in SESSION_CODES:
             client.renew_session(code)
 
     call_log.on_error_code = observe
-    layer.monitor.error_listeners.append(lambda code: code in SESSION_ERRORS and client.renew_session(code))
+    layer.monitor.error_listeners.append(lambda code: code in SESSION_CODES and client.renew_session(code))
     stream_class = type(
         "MonitoredMarketStream", (BetfairMarketStream,), {"LISTENER": monitored_listener(layer.monitor)}
     )

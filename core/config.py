@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core.errorcodes import THROTTLE_CODES
 from core.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -100,9 +101,6 @@ class RiskConfig(Frozen):
         default=None, ge=0, description="ticks the decision price may have moved at placement"
     )
     one_in_flight: bool = Field(default=True, description="at most one placement in flight per market and selection")
-
-
-THROTTLE_CODES = ("TOO_MANY_REQUESTS", "TRANSACTION_THROTTLE_EXCEEDED", "REQUEST_THROTTLED", "TOO_MANY_TRANSACTIONS")
 
 
 class KillSwitchConfig(Frozen):

@@ -15,26 +15,10 @@ from betfairlightweight.exceptions import APIError, InvalidResponse, LoginError,
 from flumine.clients import BetfairClient
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from core.errorcodes import REFUSED_LOGIN_CODES, SESSION_CODES, first_code, worth_retrying
 from core.errors import ConfigError, CredentialsError
 
 logger = logging.getLogger("paddock.exchange")
-
-SESSION_ERRORS = {"INVALID_SESSION_INFORMATION", "NO_SESSION"}
-PERMANENT_LOGIN_ERRORS = {
-    "INVALID_USERNAME_OR_PASSWORD",
-    "ACCOUNT_NOW_LOCKED",
-    "ACCOUNT_ALREADY_LOCKED",
-    "INVALID_APP_KEY",
-    "CERT_AUTH_REQUIRED",
-    "ACTIONS_REQUIRED",
-    "SECURITY_QUESTION_WRONG_3X",
-    "CLOSED",
-    "ACCOUNT_PENDING_PASSWORD_CHANGE",
-    "TEMPORARY_BAN_TOO_MANY_REQUESTS",
-    "SUSPENDED",
-    "KYC_SUSPEND",
-    "NOT_AUTHORIZED_BY_REGULATOR_GB",
-}
 
 
 @dataclass(frozen=True)
@@ -88,30 +72,15 @@ def point_at(trading: APIClient, endpoint: ExchangeEndpoint) -> None:
     trading.streaming = LocalStreaming(trading, endpoint.stream_host, endpoint.stream_port)
 
 
-def _error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        for key in ("loginStatus", "error", "status"):
-            value = response.get(key)
-            if isinstance(value, str) and value not in ("SUCCESS", "FAIL", ""):
-                return value
-        data = (response.get("error") or {}).get("data") if isinstance(response.get("error"), dict) else None
-        if isinstance(data, dict):
-            for value in data.values():
-                if isinstance(value, dict) and value.get("errorCode"):
-                    return value["errorCode"]
-    return None
-
-
 def transient(exc: BaseException) -> bool:
     """Whether a failed REST call is worth retrying: network trouble, 5xx, busy; never bad credentials or input."""
     if isinstance(exc, (requests.ConnectionError, requests.Timeout, InvalidResponse)):
         return True
     if isinstance(exc, StatusCodeError):
         return str(exc.status_code).startswith("5")
-    code = _error_code(exc)
+    code = first_code(exc)
     if code is not None:
-        return code in {"SERVICE_BUSY", "TIMEOUT_ERROR", "UNEXPECTED_ERROR", "TOO_MANY_REQUESTS"}
+        return worth_retrying(code)
     if isinstance(exc, APIError) and getattr(exc, "response", None) is None:  # no answer: was it the network?
         return isinstance(getattr(exc, "exception", None), (requests.ConnectionError, requests.Timeout))
     return False
@@ -147,8 +116,8 @@ class SessionClient(BetfairClient):
                             else self.betting_client.login()
                         )
             except (LoginError, APIError, InvalidResponse, StatusCodeError, requests.RequestException) as exc:
-                code = _error_code(exc) or type(exc).__name__
-                if code in PERMANENT_LOGIN_ERRORS:
+                code = first_code(exc) or type(exc).__name__
+                if code in REFUSED_LOGIN_CODES:
                     raise CredentialsError(
                         f"Betfair login refused: {code} (check BETFAIR_USERNAME/PASSWORD/APP_KEY)"
                     ) from None
@@ -180,6 +149,6 @@ class SessionClient(BetfairClient):
             response = self.betting_client.keep_alive()
             ok = getattr(response, "status", "SUCCESS") == "SUCCESS"
         except BetfairError as exc:
-            ok = _error_code(exc) not in SESSION_ERRORS
+            ok = first_code(exc) not in SESSION_CODES
         if not ok:
             self.renew_session("keepAlive refused")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
+from core.errorcodes import APING_CODES
 from emulator.book import MarketState
 from emulator.exchange import Exchange
-from emulator.faults import APING_CODES
 from emulator.matching import InstructionError
 from emulator.orders import iso
 

@@ -13,22 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.config import describe_validation_error
 from core.errors import EmulatorError
 
-# error codes Betfair answers as an APINGException (the whole call fails); any other code is an execution report's
-APING_CODES = {
-    "TOO_MANY_REQUESTS",
-    "INVALID_SESSION_INFORMATION",
-    "NO_SESSION",
-    "NO_APP_KEY",
-    "INVALID_APP_KEY",
-    "SERVICE_BUSY",
-    "TIMEOUT_ERROR",
-    "UNEXPECTED_ERROR",
-    "ACCESS_DENIED",
-    "INVALID_INPUT_DATA",
-    "REQUEST_SIZE_EXCEEDS_LIMIT",
-    "TOO_MUCH_DATA",
-}
-
 STREAM_KINDS = {"drop_stream", "status_503", "invalidate_session", "duplicate", "reorder"}
 CALL_KINDS = {"error", "report", "delay"}
 
