@@ -22,9 +22,9 @@ from flumine.streams.betfairhistoricalstream import BetfairHistoricalStream
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.assembly import Mode, build  # noqa: E402
+from app.assembly import Mode, build  # noqa: E402
+from app.plugins import discover  # noqa: E402
 from core.config import load_config  # noqa: E402
-from core.plugins import discover  # noqa: E402
 from core.recordings import read_header, resolve_paths  # noqa: E402
 from strategies.base import ModalStrategy  # noqa: E402
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from flumine.order.order import LimitOrder
 from flumine.order.trade import Trade
 
-from core.assembly import Mode, build
+from app.assembly import Mode, build
+from app.plugins import discover
+from app.report import build_report
 from core.config import load_config
-from core.plugins import discover
-from core.report import build_report
 from emulator.server import Emulator
 from strategies.base import ModalStrategy
 

@@ -6,14 +6,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flumine.order.order import OrderStatus
-
 from controls.dispatch import OrderDispatcher
 from controls.hedger import Hedger
 from core.clock import Clock
 from core.config import CascadeConfig
-from core.positions import Positions, is_hedge, positions
-from middleware.state import MarketStateTracker
+from core.marketstate import ON_REOPENED, ON_SUSPENDED, MarketStates
+from core.positions import Positions, positions, resting
 
 logger = logging.getLogger("paddock.cascade")
 
@@ -42,17 +40,19 @@ class Handling:
 
 
 class CascadeController:
-    """Debounces and handles suspension cascades; called per update after the state tracker."""
+    """Debounces and handles suspension cascades; called per update after the state tracker.
+
+    It queues cancels and hedges and marks each market's handled suspension and reopen as a notice on the
+    market states; the strategies deliver on_suspended / on_reopened themselves. It never calls a strategy."""
 
     def __init__(
         self,
         config: CascadeConfig,
         clock: Clock,
-        tracker: MarketStateTracker,
+        tracker: MarketStates,
         dispatcher: OrderDispatcher,
         hedger: Hedger,
         markets: Callable[[str], object | None],
-        strategies_for: Callable[[object], list],
     ) -> None:
         self.config = config
         self.clock = clock
@@ -60,7 +60,6 @@ class CascadeController:
         self.dispatcher = dispatcher
         self.hedger = hedger
         self.markets = markets
-        self.strategies_for = strategies_for
         self.handlings: list[Handling] = []
         self.active: dict[str, Handling] = {}
 
@@ -131,7 +130,6 @@ class CascadeController:
         handling.handled.discard(market_id)
         if handling.handled_at is not None:
             self._handle_market(handling, market_id)  # a late suspension joins the running cascade
-            self.dispatcher.flush()
 
     def _all_suspended(self, event_id: str) -> bool:
         states = self.tracker.event_markets(event_id) if event_id in self.tracker.events else []
@@ -144,41 +142,36 @@ class CascadeController:
         )
         for market_id in handling.markets:
             self._handle_market(handling, market_id)
-        self.dispatcher.flush()
 
     def _handle_market(self, handling: Handling, market_id: str) -> None:
         market = self.markets(market_id)
         if market is None or market_id in handling.handled:
             return
         handling.handled.add(market_id)
-        unmatched = [
-            o for o in market.blotter
-            if not is_hedge(o) and o.status is OrderStatus.EXECUTABLE and o.size_remaining > 0
-        ]  # fmt: skip
+        unmatched = [o for o in market.blotter if resting(o)]
         for order in unmatched:
             self.dispatcher.cancel(market, order)
         if unmatched:
             handling.cancel_calls[market_id] = len(unmatched)
         handling.cancelled[market_id] = unmatched
         handling.positions[market_id] = positions(market)
-        for strategy in self.strategies_for(market):
-            strategy.notify_suspended(market)
+        self.tracker.notify(market, ON_SUSPENDED, handling.number)
 
     def _reopen(self, handling: Handling, market_id: str) -> None:
         handling.done[market_id] = self.clock.now()
         market = self.markets(market_id)
         if market is None:
             return
-        retry = [
-            o
-            for o in handling.cancelled.get(market_id, [])
-            if o.status is OrderStatus.EXECUTABLE and o.size_remaining > 0
-        ]
-        for order in retry:  # cancels that failed while the market was suspended
-            self.dispatcher.cancel(market, order)
-        for strategy in self.strategies_for(market):
-            own = positions(market, market.blotter.strategy_orders(strategy))
-            if self.config.policy == "hedge" and own.matched:
-                self.hedger.hedge(market, strategy, reason=f"reopen after cascade #{handling.number}")
-            strategy.notify_reopened(market, own)
-        self.dispatcher.flush()
+        for order in handling.cancelled.get(market_id, []):
+            if resting(order):  # cancels that failed while the market was suspended
+                self.dispatcher.cancel(market, order)
+        if self.config.policy == "hedge":
+            for strategy in _strategies_in(market):
+                if positions(market, market.blotter.strategy_orders(strategy)).matched:
+                    self.hedger.hedge(market, strategy, reason=f"reopen after cascade #{handling.number}")
+        self.tracker.notify(market, ON_REOPENED, handling.number)
+
+
+def _strategies_in(market) -> list:
+    """Strategies with orders in the market, in the order of their first order."""
+    return list(dict.fromkeys(order.trade.strategy for order in market.blotter))

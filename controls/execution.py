@@ -31,11 +31,11 @@ class ExchangeCall:
 class CallLog:
     """Every order package executed, once each, and error codes the exchange answered with."""
 
-    def __init__(self, clock: Clock, on_error_code: Callable[[str], None] | None = None) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.calls: list[ExchangeCall] = []
         self.error_codes: list[str] = []
-        self.on_error_code = on_error_code
+        self.listeners: list[Callable[[str], None]] = []  # told of each error code (on the execution's thread)
         self._seen: set[str] = set()
 
     def package(self, order_package) -> None:
@@ -54,8 +54,8 @@ class CallLog:
         if not code:
             return
         self.error_codes.append(code)
-        if self.on_error_code is not None:
-            self.on_error_code(code)
+        for listener in self.listeners:
+            listener(code)
 
 
 class _Logged:

@@ -15,7 +15,7 @@ from controls.killswitch import KillSwitch, TradingState
 from core.clock import Clock
 from core.config import HedgeConfig
 from core.greenup import Greenup, green_up
-from core.positions import best_prices, is_hedge, positions
+from core.positions import best_prices, positions, resting
 
 logger = logging.getLogger("paddock.hedge")
 
@@ -60,9 +60,8 @@ class Hedger:
             return None
         run = HedgeRun(market.market_id, strategy, selection_id, reason, self.clock.now())
         for order in market.blotter.strategy_orders(strategy):
-            if not is_hedge(order) and order.status is OrderStatus.EXECUTABLE and order.size_remaining > 0:
-                if selection_id is None or order.selection_id == selection_id:
-                    self.dispatcher.cancel(market, order)  # what is still unmatched must not match after the hedge
+            if resting(order) and (selection_id is None or order.selection_id == selection_id):
+                self.dispatcher.cancel(market, order)  # what is still unmatched must not match after the hedge
         if not self._attempt(market, run):
             return None
         self.runs.append(run)
@@ -123,7 +122,6 @@ class Hedger:
             len(plan.orders),
             ticks,
         )
-        self.dispatcher.flush()
         return True
 
     @staticmethod

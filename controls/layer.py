@@ -1,71 +1,106 @@
-"""The safety layer wired into one flumine framework: the same objects in backtest, paper and live."""
+"""The safety layer of one framework: the same objects in backtest, paper and live, and the port strategies use."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from flumine.markets.middleware import Middleware
-from flumine.order.order import OrderStatus
 
 from controls.cascade import CascadeController
 from controls.dispatch import OrderDispatcher
 from controls.execution import CallLog
 from controls.hedger import Hedger
-from controls.killswitch import Change, KillSwitch, KillSwitchControl, TradingState
+from controls.killswitch import Change, KillSwitch, TradingState
 from controls.pnl import DailyPnL
 from controls.ratelimit import RateLimiter
-from controls.risk import RiskControl, exempt_hedges_from_strategy_exposure
+from controls.risk import DECISION_PRICE
 from controls.store import StateStore
 from controls.watchdog import StreamMonitor
 from core.alerts import AlertHook
 from core.clock import Clock
 from core.config import AppConfig
-from core.positions import is_hedge
-from middleware.state import MarketStateTracker
+from core.marketstate import MarketStates
+from core.positions import Positions, positions, resting
 
 logger = logging.getLogger("paddock.safety")
 
 
-@dataclass
 class SafetyLayer:
-    """Kill switch, risk limits, rate-limited order path, cascades, hedging and P&L for one framework."""
+    """Kill switch, risk limits, rate-limited order path, cascades, hedging and P&L for one framework.
 
-    config: AppConfig
-    flumine: object
-    clock: Clock
-    tracker: MarketStateTracker
-    kill_switch: KillSwitch
-    limiter: RateLimiter
-    dispatcher: OrderDispatcher
-    hedger: Hedger
-    cascade: CascadeController
-    pnl: DailyPnL
-    monitor: StreamMonitor
-    call_log: CallLog
-    competitions: dict[str, str] = field(default_factory=dict)
-    strategies: list = field(default_factory=list)
-    _settled: set[str] = field(default_factory=set)
-    _last_strategy: dict = field(default_factory=dict)
+    Built whole at assembly. Strategies see it only as an OrderPort (place, cancel, hedge, hedging,
+    positions); its parts only queue orders, and `flush` is the one place queued calls are sent."""
 
-    # --- what strategies call ---
+    def __init__(
+        self,
+        config: AppConfig,
+        flumine,
+        clock: Clock,
+        tracker: MarketStates,
+        store: StateStore,
+        alerts: AlertHook,
+        call_log: CallLog,
+    ) -> None:
+        self.config = config
+        self.flumine = flumine
+        self.clock = clock
+        self.tracker = tracker
+        self.call_log = call_log
+        self.kill_switch = KillSwitch(clock, store, alerts)
+        self.limiter = RateLimiter(clock, config.rate_limit.in_play, config.rate_limit.pre_race)
+        self.dispatcher = OrderDispatcher(
+            flumine,
+            clock,
+            self.limiter,
+            in_play=tracker.in_play,
+            urgent=lambda: self.kill_switch.state is not TradingState.ACTIVE,
+            on_error=self.order_path_error,
+        )
+        self.hedger = Hedger(config.hedge, clock, self.dispatcher, self.kill_switch)
+        self.pnl = DailyPnL(clock)
+        self.cascade = CascadeController(
+            config.cascade, clock, tracker, self.dispatcher, self.hedger, markets=flumine.markets.markets.get
+        )
+        self.monitor = StreamMonitor(clock)
+        self.kill_switch.on_trip(self.on_trip)
+        self._settled: set[str] = set()
 
-    def strategies_for(self, market) -> list:
-        """Strategies that receive this market's books."""
-        book = market.market_book
-        stream_id = book.streaming_unique_id if book is not None else None
-        return [s for s in self.strategies if stream_id in s.stream_ids]
+    # --- the port strategies trade through (core.ports.OrderPort) ---
 
-    def after_strategy(self, strategy, market_book) -> None:
-        """Send the batch once the last strategy on this market has seen the book."""
-        stream_id = market_book.streaming_unique_id
-        last = self._last_strategy.get(stream_id)
-        if last is None:
-            interested = [s for s in self.strategies if stream_id in s.stream_ids]
-            last = self._last_strategy[stream_id] = interested[-1] if interested else strategy
-        if last is strategy:
-            self.dispatcher.flush()
+    def place(self, market, order, decision_price: float | None = None) -> None:
+        """Queue a new order; the kill switch and the risk limits check it when it is sent."""
+        if decision_price is not None:
+            order.context[DECISION_PRICE] = decision_price
+        self.dispatcher.place(market, order)
+
+    def cancel(self, market, order, size_reduction: float | None = None) -> None:
+        """Queue a cancel of (part of) an order's unmatched size."""
+        self.dispatcher.cancel(market, order, size_reduction)
+
+    def hedge(self, market, strategy, selection_id: int | None = None, reason: str = "strategy") -> bool:
+        """Green up the strategy's position (or one selection) with FILL_OR_KILL orders; False if nothing started."""
+        return self.hedger.hedge(market, strategy, selection_id, reason=reason) is not None
+
+    def hedging(self, market_id: str, strategy) -> bool:
+        """Whether a hedge of the strategy's position in the market is in progress."""
+        return self.hedger.running(market_id, strategy)
+
+    def positions(self, market, strategy) -> Positions:
+        """The strategy's positions in the market."""
+        return positions(market, market.blotter.strategy_orders(strategy))
+
+    # --- the one flush point ---
+
+    def flush(self) -> None:
+        """Send what is queued, as far as the rate limit allows (the rest waits, in order)."""
+        if not self.dispatcher.pending:
+            return
+        state = self.kill_switch.state
+        self.dispatcher.flush()
+        if self.dispatcher.pending and self.kill_switch.state is not state:
+            self.dispatcher.flush()  # the switch tripped while sending: its cancels go now, not at the next book
+
+    # --- what the framework tells the layer ---
 
     def market_closed(self, market) -> None:
         """Settle today's P&L for a closed market (once) and end its cascade and hedges."""
@@ -76,6 +111,15 @@ class SafetyLayer:
         self.check_drawdown()
         self.hedger.update(market)
         self.cascade.tick()
+
+    def tick(self) -> None:
+        """Periodic work when no market data arrives (live): switch changes, timers, hedges, settled P&L."""
+        self.kill_switch.refresh()
+        self.check_stream()
+        self.cascade.tick()
+        for market in list(self.flumine.markets.markets.values()):
+            self.hedger.update(market)
+        self.pnl.refresh_settled()
 
     # --- triggers ---
 
@@ -109,30 +153,19 @@ class SafetyLayer:
                 source="stream",
             )
 
-    def tick(self) -> None:
-        """Periodic work when no market data arrives (live): switch changes, timers, queued orders."""
-        self.kill_switch.refresh()
-        self.check_stream()
-        self.cascade.tick()
-        for market in list(self.flumine.markets.markets.values()):
-            self.hedger.update(market)
-        self.pnl.refresh_settled()
-        self.dispatcher.flush()
-
     def on_trip(self, change: Change) -> None:
-        """Cancel every unmatched non-hedge order, everywhere."""
+        """Queue a cancel of every unmatched non-hedge order, everywhere (the next flush sends cancels first)."""
         count = 0
         for market in list(self.flumine.markets.markets.values()):
             for order in market.blotter:
-                if not is_hedge(order) and order.status is OrderStatus.EXECUTABLE and order.size_remaining > 0:
+                if resting(order):
                     self.dispatcher.cancel(market, order)
                     count += 1
         logger.error("kill switch %s: cancelling %s unmatched order(s)", change.state, count)
-        self.dispatcher.flush()
 
 
 class SafetyMiddleware(Middleware):
-    """Per update: the cascade controller, then revalue the market, check the drawdown, follow hedges, send queued orders."""
+    """Per update: the cascade controller, then revalue the market, check the drawdown, follow hedges."""
 
     def __init__(self, layer: SafetyLayer) -> None:
         self.layer = layer
@@ -151,80 +184,7 @@ class SafetyMiddleware(Middleware):
             layer.pnl.update(market)
             layer.check_drawdown()
             layer.hedger.update(market)
-        if layer.dispatcher.pending:
-            layer.dispatcher.flush()
 
     def remove_market(self, market) -> None:
         """A closed market no longer holds its cascade open."""
         self.layer.cascade.tick()
-
-
-def install(
-    flumine,
-    config: AppConfig,
-    clock: Clock,
-    tracker: MarketStateTracker,
-    store: StateStore,
-    alerts: AlertHook,
-    call_log: CallLog,
-    post: Callable[[Callable[[], None]], None],
-) -> SafetyLayer:
-    """Build the safety layer and register its controls and middleware with flumine."""
-    kill_switch = KillSwitch(clock, store, alerts)
-    limiter = RateLimiter(clock, config.rate_limit.in_play, config.rate_limit.pre_race)
-    holder: dict[str, SafetyLayer] = {}
-
-    def in_play(market_id: str) -> bool:
-        state = tracker.get(market_id)
-        return bool(state and state.in_play)
-
-    dispatcher = OrderDispatcher(
-        flumine,
-        clock,
-        limiter,
-        in_play=in_play,
-        urgent=lambda: kill_switch.state is not TradingState.ACTIVE,
-        on_error=lambda exc: holder["layer"].order_path_error(exc),
-    )
-    hedger = Hedger(config.hedge, clock, dispatcher, kill_switch)
-    pnl = DailyPnL(clock)
-    cascade = CascadeController(
-        config.cascade,
-        clock,
-        tracker,
-        dispatcher,
-        hedger,
-        markets=lambda market_id: flumine.markets.markets.get(market_id),
-        strategies_for=lambda market: holder["layer"].strategies_for(market),
-    )
-    layer = SafetyLayer(
-        config=config,
-        flumine=flumine,
-        clock=clock,
-        tracker=tracker,
-        kill_switch=kill_switch,
-        limiter=limiter,
-        dispatcher=dispatcher,
-        hedger=hedger,
-        cascade=cascade,
-        pnl=pnl,
-        monitor=StreamMonitor(clock),
-        call_log=call_log,
-    )
-    holder["layer"] = layer
-    call_log.on_error_code = lambda code: post(lambda: layer.exchange_error(code))  # answers come on other threads
-    kill_switch.on_trip(layer.on_trip)
-    # ours go first, so a refused order names the kill switch or the risk limit rather than a later symptom
-    risk = RiskControl(
-        flumine,
-        config=config.risk,
-        clock=clock,
-        event_markets=lambda event_id: sorted(tracker.events.get(event_id, ())),
-        daily_pnl=pnl.today,
-        blocked=cascade.blocked,
-        competitions=layer.competitions,
-    )
-    flumine.trading_controls[:0] = [KillSwitchControl(flumine, kill_switch), risk]
-    exempt_hedges_from_strategy_exposure(flumine)  # else max_order_exposure can refuse the hedge of a long price
-    flumine.add_market_middleware(SafetyMiddleware(layer))
-    return layer

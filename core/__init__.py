@@ -1,1 +1,1 @@
-"""Core of paddock: config, plugins, assembly, clock, signals, recordings, reports."""
+"""The ground floor: clock, errors, config models, market states, positions, green-up and ticks, signals, recordings, the Betfair session and its error codes. It imports nothing else of the project."""

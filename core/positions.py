@@ -17,6 +17,11 @@ def is_hedge(order) -> bool:
     return bool(order.context.get(HEDGE))
 
 
+def resting(order) -> bool:
+    """An unmatched remainder on the exchange that is not a hedge: what a trip or a cascade cancels."""
+    return not is_hedge(order) and order.status is OrderStatus.EXECUTABLE and order.size_remaining > 0
+
+
 def _live(order) -> bool:
     return order.status not in (OrderStatus.EXECUTION_COMPLETE, OrderStatus.EXPIRED, OrderStatus.VIOLATION)
 

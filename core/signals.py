@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -61,3 +62,19 @@ def compute_signals(selection_id: int, rows: np.ndarray) -> RunnerSignals:
         best_back=None if math.isnan(last[0]) else float(last[0]),
         best_lay=None if math.isnan(last[2]) else float(last[2]),
     )
+
+
+class SignalReader(Protocol):
+    """Where a strategy reads its runners' signals (the signal buffer middleware implements it)."""
+
+    def runner(self, market_id: str, selection_id: int, window: int | None = None) -> RunnerSignals | None:
+        """Signals over the last `window` observations of a runner, or None if none were recorded."""
+        ...
+
+
+class NoSignals:
+    """The signal reader of a strategy that declares no use of signals: nothing is observed."""
+
+    def runner(self, market_id: str, selection_id: int, window: int | None = None) -> RunnerSignals | None:
+        """Always None."""
+        return None

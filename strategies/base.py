@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from betfairlightweight.resources import MarketBook
 from flumine import BaseStrategy
 from flumine.markets.market import Market
-from flumine.utils import PRICES_FLOAT
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.clock import Clock, MarketDataClock
-from core.positions import Positions, best_prices, close_out_value, positions
-from middleware.signals import SignalBuffer
-from middleware.state import MarketStateTracker
-
-if TYPE_CHECKING:
-    from controls.layer import SafetyLayer
+from core.marketstate import IN_PLAY_HOOK, ON_SUSPENDED, PRE_RACE_HOOK, MarketStates
+from core.ports import NotAssembled, OrderPort
+from core.positions import Positions, best_prices, close_out_value
+from core.signals import NoSignals, SignalReader
+from core.ticks import tick_moves
 
 logger = logging.getLogger(__name__)
 
@@ -52,27 +50,28 @@ class ModalStrategy(BaseStrategy):
         self,
         config: StrategyConfig | None = None,
         *,
-        tracker: MarketStateTracker | None = None,
-        signals: SignalBuffer | None = None,
+        tracker: MarketStates | None = None,
+        signals: SignalReader | None = None,
         clock: Clock | None = None,
         raise_hook_errors: bool = False,
-        safety: SafetyLayer | None = None,
+        safety: OrderPort | None = None,
         **kwargs,
     ) -> None:
         self.config = config if config is not None else self.Config()
         kwargs.setdefault("max_order_exposure", self.config.max_order_exposure)
         kwargs.setdefault("max_selection_exposure", self.config.max_selection_exposure)
         super().__init__(**kwargs)
-        self.clock = clock or (tracker.clock if tracker else MarketDataClock())
-        self.tracker = tracker or MarketStateTracker(self.clock)
-        self.signals = signals or SignalBuffer()
+        self.clock = clock or MarketDataClock()
+        self.tracker = tracker if tracker is not None else MarketStates()  # market states, read only
+        self.signals = signals or NoSignals()
         self.raise_hook_errors = raise_hook_errors
-        self.safety = safety
+        self.safety = safety or NotAssembled(self.name)  # the order port: place, cancel, hedge, positions
         self._manages_positions = self.config.profit_target is not None or self.config.stop_loss is not None
         self.hook_errors = 0
         self._last_pre_race: dict[str, float] = {}
         self._in_play_seen: set[str] = set()
         self._closed_seen: set[str] = set()
+        self._notices_read = 0
 
     # --- hooks a user overrides (no-ops by default) ---
 
@@ -94,95 +93,80 @@ class ModalStrategy(BaseStrategy):
     def on_closed(self, market: Market, market_book: MarketBook) -> None:
         """Called once when the market closes."""
 
-    # --- orders: through the safety layer's order path (batched, rate-limited, checked) ---
+    # --- orders: through the safety layer's port (batched, rate-limited, checked when sent) ---
 
     def place_order(self, market: Market, order, decision_price: float | None = None) -> None:
         """Queue a new order; it is sent with the market's batch and checked by every control then."""
-        if decision_price is not None:
-            order.context["decision_price"] = decision_price
-        if self.safety is None:
-            market.place_order(order)
-        else:
-            self.safety.dispatcher.place(market, order)
+        self.safety.place(market, order, decision_price)
 
     def cancel_order(self, market: Market, order, size_reduction: float | None = None) -> None:
         """Queue a cancel of an order's unmatched size (or part of it)."""
-        if self.safety is None:
-            market.cancel_order(order, size_reduction)
-        else:
-            self.safety.dispatcher.cancel(market, order, size_reduction)
+        self.safety.cancel(market, order, size_reduction)
 
     def hedge(self, market: Market, selection_id: int | None = None, reason: str = "strategy") -> bool:
         """Green up this strategy's position in the market (or one selection) with FILL_OR_KILL orders."""
-        if self.safety is None:
-            raise RuntimeError("hedge() needs the safety layer: build the strategy through core.assembly")
-        return self.safety.hedger.hedge(market, self, selection_id, reason=reason) is not None
+        return self.safety.hedge(market, self, selection_id, reason=reason)
 
     def positions(self, market: Market) -> Positions:
         """This strategy's positions in the market."""
-        return positions(market, market.blotter.strategy_orders(self))
+        return self.safety.positions(market, self)
 
-    # --- called by the cascade controller ---
-
-    def notify_suspended(self, market: Market) -> None:
-        """The cascade controller handled this market's suspension."""
-        self._call(self.on_suspended, market, market.market_book)
-
-    def notify_reopened(self, market: Market, positions: Positions) -> None:
-        """The cascade controller handled this market's reopening."""
-        self._call(lambda m, b: self.on_reopened(m, b, positions), market, market.market_book, "on_reopened")
-
-    # --- flumine entry points (the switch lives here, nowhere else) ---
+    # --- flumine entry points: the switch lives here, nowhere else ---
 
     def check_market_book(self, market: Market, market_book: MarketBook) -> bool:
         """Every book goes to process_market_book, which dispatches by state."""
         return True
 
     def process_market_book(self, market: Market, market_book: MarketBook) -> None:
-        """Dispatch one book: status transitions first, then the phase hook if the market is open."""
+        """Dispatch one book: hooks owed by status changes first, then the phase hook the state table names."""
         # runs on every update: kept to attribute tests and one hook call (see bench/backtest_overhead.py)
+        if len(self.tracker.notices) > self._notices_read:
+            self.deliver_notices()
         market_id = market_book.market_id
         state = self.tracker.states.get(market_id)
         if state is None:
             return
-        try:
-            if state.in_play:
-                if market_id not in self._in_play_seen:
-                    self._in_play_seen.add(market_id)
-                    self._call(self.on_in_play, market, market_book)
-                if state.status == "OPEN":
-                    if self._manages_positions:
-                        self._manage_positions(market)
-                    self._call(self.process_in_play, market, market_book)
-            elif state.status == "OPEN":
-                now = self.clock.now()
-                last = self._last_pre_race.get(market_id)
-                if last is None or now - last >= self.config.pre_race_interval:
-                    self._last_pre_race[market_id] = now
-                    self._call(self.process_pre_race, market, market_book)
-        finally:
-            safety = self.safety
-            if safety is not None and safety.dispatcher.pending:
-                safety.after_strategy(self, market_book)
+        if state.in_play and market_id not in self._in_play_seen:
+            self._in_play_seen.add(market_id)
+            self._call(self.on_in_play, market, market_book)
+        hook = state.hook
+        if hook is IN_PLAY_HOOK:
+            if self._manages_positions:
+                self._manage_positions(market)
+            self._call(self.process_in_play, market, market_book)
+        elif hook is PRE_RACE_HOOK:
+            now = self.clock.now()
+            last = self._last_pre_race.get(market_id)
+            if last is None or now - last >= self.config.pre_race_interval:
+                self._last_pre_race[market_id] = now
+                self._call(self.process_pre_race, market, market_book)
+
+    def deliver_notices(self) -> None:
+        """Call on_suspended / on_reopened for what the cascade handled on this strategy's markets since last time."""
+        notices = self.tracker.notices
+        start, self._notices_read = self._notices_read, len(notices)
+        for notice in notices[start:]:
+            market = notice.market
+            book = market.market_book
+            if book is None or book.streaming_unique_id not in self.stream_ids:
+                continue
+            if notice.hook == ON_SUSPENDED:
+                self._call(self.on_suspended, market, book)
+            else:
+                held = self.positions(market)
+                self._call(lambda m, b, held=held: self.on_reopened(m, b, held), market, book, "on_reopened")
 
     def process_closed_market(self, market: Market, market_book: MarketBook) -> None:
-        """Mark the market closed and call on_closed once."""
-        self.tracker.mark_closed(market.market_id)
-        if self.safety is not None:
-            self.safety.market_closed(market)
+        """Call on_closed once per market."""
         if market.market_id in self._closed_seen:
             return
         self._closed_seen.add(market.market_id)
         self._call(self.on_closed, market, market_book)
-        if self.safety is not None:
-            self.safety.dispatcher.flush()
 
     def _manage_positions(self, market: Market) -> None:
         """Hedge when a position reaches profit_target or stop_loss (in-play, open market)."""
         cfg = self.config
-        if self.safety is None or (cfg.profit_target is None and cfg.stop_loss is None):
-            return
-        if self.safety.hedger.running(market.market_id, self):
+        if self.safety.hedging(market.market_id, self):
             return
         orders = market.blotter.strategy_orders(self)
         if not any(o.size_matched for o in orders):
@@ -194,7 +178,7 @@ class ModalStrategy(BaseStrategy):
                 self.hedge(market, reason=f"{hit}: position worth {value:.2f}")
             return
         backs, lays = best_prices(market)
-        for selection_id, ticks in _tick_moves(self.positions(market), backs, lays).items():
+        for selection_id, ticks in tick_moves(self.positions(market), backs, lays).items():
             hit = self._hit(ticks)
             if hit:
                 self.hedge(market, selection_id, reason=f"{hit}: {ticks} ticks on selection {selection_id}")
@@ -216,33 +200,3 @@ class ModalStrategy(BaseStrategy):
             logger.exception("strategy %s: %s failed on market %s", self.name, hook_name, market.market_id)
             if self.raise_hook_errors:
                 raise
-
-
-def _ticks_between(entry: float, now: float) -> int | None:
-    """Ladder ticks from entry to now (positive when now is higher); None off the ladder."""
-    try:
-        return PRICES_FLOAT.index(now) - PRICES_FLOAT.index(entry)
-    except ValueError:
-        return None
-
-
-def _tick_moves(pos: Positions, backs: dict[int, float], lays: dict[int, float]) -> dict[int, int]:
-    """Per selection with a net position: ticks the price moved in its favour (back: lay price fell)."""
-    out: dict[int, int] = {}
-    for selection_id in {f.selection_id for f in pos.matched}:
-        fills = [f for f in pos.matched if f.selection_id == selection_id]
-        backed = sum(f.size for f in fills if f.side == "BACK")
-        laid = sum(f.size for f in fills if f.side == "LAY")
-        if abs(backed - laid) < 0.01:
-            continue
-        side = "BACK" if backed > laid else "LAY"
-        same = [f for f in fills if f.side == side]
-        entry = sum(f.price * f.size for f in same) / sum(f.size for f in same)
-        entry = min(PRICES_FLOAT, key=lambda p: abs(p - entry))
-        exit_price = lays.get(selection_id) if side == "BACK" else backs.get(selection_id)
-        if exit_price is None:
-            continue
-        moved = _ticks_between(entry, exit_price)
-        if moved is not None:
-            out[selection_id] = -moved if side == "BACK" else moved
-    return out

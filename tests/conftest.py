@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import smart_open
 
-from core.assembly import Framework, Mode, build
+from app.assembly import Framework, Mode, build
+from app.plugins import PluginRegistry, discover
+from app.scenarios.generate import generate
 from core.config import load_config
-from core.plugins import PluginRegistry, discover
-from core.scenarios.generate import generate
 from strategies.base import ModalStrategy
 
 ROOT = Path(__file__).resolve().parent.parent

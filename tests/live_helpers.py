@@ -11,9 +11,9 @@ from pathlib import Path
 
 import smart_open
 
-from core.assembly import Framework, Mode, build
+from app.assembly import Framework, Mode, build
+from app.plugins import discover
 from core.config import load_config
-from core.plugins import discover
 from emulator.book import MarketState
 from emulator.server import Emulator
 from strategies.base import ModalStrategy

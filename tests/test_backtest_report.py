@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
-from core.assembly import Mode, build
-from core.cli import main
+from app.assembly import Mode, build
+from app.cli import main
 from core.config import load_config
 from tests.conftest import REAL, ROOT, real, write_config
 

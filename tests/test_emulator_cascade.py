@@ -8,7 +8,7 @@ import smart_open
 from flumine.order.order import LimitOrder
 from flumine.order.trade import Trade
 
-from core.assembly import Mode
+from app.assembly import Mode
 from emulator.server import Emulator
 from strategies.base import ModalStrategy
 from tests.live_helpers import LiveRun, calls, trimmed, wait_for

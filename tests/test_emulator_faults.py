@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from core.assembly import Mode
+from app.assembly import Mode
 from emulator.faults import Fault, load_faults
 from emulator.server import Emulator
 from tests.conftest import real

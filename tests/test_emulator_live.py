@@ -6,9 +6,9 @@ import pytest
 from flumine.order.order import LimitOrder, OrderStatus
 from flumine.order.trade import Trade
 
-from core.assembly import Mode
+from app.assembly import Mode
+from app.report import build_report
 from core.errors import CredentialsError
-from core.report import build_report
 from emulator import api
 from emulator.faults import Fault
 from emulator.server import Emulator

@@ -7,7 +7,7 @@ import gzip
 
 import pytest
 
-from core.cli import main
+from app.cli import main
 from tests.conftest import ROOT, write_config
 
 GOOD_STRATEGY = '[[strategies]]\nname = "weight_of_money"\n'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from core.scenarios.generate import generate
+from app.scenarios.generate import generate
 from tests.conftest import ROOT, Probe, read_messages, run_probe
 
 FOOTBALL_TYPES = {"MATCH_ODDS", "OVER_UNDER_25", "CORRECT_SCORE", "BOTH_TEAMS_TO_SCORE"}

@@ -13,14 +13,14 @@ from flumine.order.order import LimitOrder, OrderStatus
 from flumine.order.orderpackage import BetfairOrderPackage, OrderPackageType
 from flumine.order.trade import Trade
 
+from app.assembly import Mode, build, kill_switch_path
+from app.cli import main
+from app.plugins import discover
 from controls.killswitch import KillSwitch, TradingState
 from controls.store import JsonFileStore
 from controls.watchdog import monitored_listener
-from core.assembly import Mode, build, kill_switch_path
-from core.cli import main
 from core.clock import WallClock
 from core.config import load_config
-from core.plugins import discover
 from strategies.base import ModalStrategy
 from tests.conftest import SHARED, all_orders, best_back, real, run_strategy, write_config
 

@@ -119,9 +119,9 @@ def test_a_hook_that_raises_is_logged_and_the_run_goes_on(tmp_path, caplog):
             super().process_pre_race(market, market_book)
             raise RuntimeError("strategy bug")
 
-    from core.assembly import Mode, build
+    from app.assembly import Mode, build
+    from app.plugins import discover
     from core.config import load_config
-    from core.plugins import discover
     from tests.conftest import write_config
 
     registry = discover()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flumine.order.order import LimitOrder, OrderStatus
 from flumine.order.trade import Trade
 
+from app.report import build_report
 from core.greenup import Fill, outcome_profits
-from core.report import build_report
 from strategies.base import ModalStrategy
 from tests.conftest import all_orders, best_back, run_strategy
 
@@ -158,9 +158,9 @@ def test_inplay_favourite_uses_ticks_target_and_the_layer_is_deterministic(tmp_p
 
 def run_strategy_named(tmp_path, name, paths, params, extra):
     """Backtest a shipped plugin by name with params and extra config."""
-    from core.assembly import Mode, build
+    from app.assembly import Mode, build
+    from app.plugins import discover
     from core.config import load_config
-    from core.plugins import discover
     from tests.conftest import write_config
 
     strategies = f'[[strategies]]\nname = "{name}"\n[strategies.params]\n{params}\n'

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from core.cli import main
-from core.plugins import ENTRY_POINT_GROUP, discover
+from app.cli import main
+from app.plugins import ENTRY_POINT_GROUP, discover
 from tests.conftest import ROOT, write_config
 
 

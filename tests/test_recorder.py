@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flumine import BaseStrategy, FlumineSimulation, clients
 
-from core.assembly import build_recorder
+from app.assembly import build_recorder
 from core.config import load_config
 from core.recordings import RecordingStream
 from emulator.server import Emulator

@@ -10,7 +10,7 @@ from flumine.order.order import LimitOrder
 from flumine.order.trade import Trade
 from flumine.utils import price_ticks_away
 
-from core.report import build_report
+from app.report import build_report
 from strategies.base import ModalStrategy, StrategyConfig
 from tests.conftest import all_orders, best_back, run_strategy
 

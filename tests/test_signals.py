@@ -26,9 +26,9 @@ class SignalProbe(Probe):
 
 
 def test_buffer_signals_on_the_first_four_lines(tmp_path):
-    from core.assembly import Mode, build
+    from app.assembly import Mode, build
+    from app.plugins import discover
     from core.config import load_config
-    from core.plugins import discover
     from tests.conftest import write_config
 
     SignalProbe.seen = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import poisson
 
-from core.scenarios.tape import MarketFeed, Tape, iso, market_definition, quote, trade_some
+from app.scenarios.tape import MarketFeed, Tape, iso, market_definition, quote, trade_some
 
 KICK_OFF_MS = 1767279600000  # 2026-01-01T15:00:00Z
 MINUTE = 60_000

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from string import Template
 
+from app.plugins import NOT_PLUGINS, STRATEGIES_DIR
 from core.errors import UserError
-from core.plugins import NOT_PLUGINS, STRATEGIES_DIR
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "strategy.py.tmpl"
 

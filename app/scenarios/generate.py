@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.scenarios.football import generate_football
-from core.scenarios.race import generate_race
+from app.scenarios.football import generate_football
+from app.scenarios.race import generate_race
 
 SCENARIOS = {"football": generate_football, "race": generate_race}
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from betfairlightweight.compat import json
-from flumine import BaseStrategy
+from flumine import BaseStrategy, Flumine
+from flumine.baseflumine import BaseFlumine
+from flumine.events.events import TerminationEvent
+from flumine.streams.betfairdatastream import BetfairDataStream
+
+from app.live import MARKET_DATA_FILTER
+from core.config import LoadedConfig
+from core.exchange import ExchangeEndpoint
+from core.session import betfair_client
 
 logger = logging.getLogger("paddock.recorder")
 
@@ -71,3 +81,37 @@ class MarketRecorder(BaseStrategy):
         """On stop (SIGINT/SIGTERM or the end of a run): finish every open market's file."""
         for market_id in list(self._files):
             self.finish_market(market_id)
+
+
+@dataclass
+class RecorderRun:
+    """An assembled market recorder: flumine in recording mode with one raw-data recorder strategy."""
+
+    flumine: BaseFlumine
+    recorder: MarketRecorder
+
+    def run(self) -> None:
+        """Record until stopped; every open market's file is finished on the way out."""
+        self.flumine.run()
+
+    def stop(self) -> None:
+        """Ask the recorder to finish (from any thread or a signal handler)."""
+        self.flumine.handler_queue.put(TerminationEvent(self.flumine))
+
+
+def build_recorder(
+    config: LoadedConfig,
+    endpoint: ExchangeEndpoint | None,
+    environ: Mapping[str, str],
+    out_dir: str | Path | None = None,
+) -> RecorderRun:
+    """Assemble `record`: subscribe to `[record] market_filter` and write one recording per market."""
+    client = betfair_client(environ, endpoint, market_recording_mode=True)
+    flumine = Flumine(client=client)
+    out = Path(out_dir) if out_dir else config.resolve(config.app.record.out)
+    stream = BetfairDataStream(
+        market_filter=config.app.record.market_filter.streaming(), market_data_filter=MARKET_DATA_FILTER
+    )
+    recorder = MarketRecorder(name="paddock_recorder", streams=[stream], out_dir=out)
+    flumine.add_strategy(recorder)
+    return RecorderRun(flumine=flumine, recorder=recorder)

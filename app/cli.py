@@ -14,11 +14,11 @@ logger = logging.getLogger("paddock")
 
 
 def _cmd_backtest(args) -> int:
-    from core.assembly import Mode, build
+    from app.assembly import Mode, build
+    from app.plugins import discover
+    from app.progress import ProgressControl
+    from app.report import build_report
     from core.config import load_config
-    from core.plugins import discover
-    from core.progress import ProgressControl
-    from core.report import build_report
 
     config = load_config(args.config)
     framework = build(Mode.BACKTEST, config, paths=args.paths or None, registry=discover(args.strategies_dir))
@@ -44,7 +44,7 @@ def _cmd_backtest(args) -> int:
 
 
 def _cmd_strategies(args) -> int:
-    from core.plugins import discover
+    from app.plugins import discover
 
     registry = discover(args.strategies_dir)
     for name, plugin in sorted(registry.plugins.items()):
@@ -59,7 +59,7 @@ def _cmd_strategies(args) -> int:
 
 
 def _cmd_new_strategy(args) -> int:
-    from core.newstrategy import write_strategy
+    from app.newstrategy import write_strategy
 
     path = write_strategy(args.name, args.strategies_dir)
     print(f"wrote {path}; run `python main.py strategies` to see it and add it to your config by name '{args.name}'")
@@ -67,7 +67,7 @@ def _cmd_new_strategy(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    from core.scenarios.generate import generate
+    from app.scenarios.generate import generate
 
     path = generate(args.scenario, Path(args.out), seed=args.seed)
     print(f"wrote {path}")
@@ -98,10 +98,10 @@ def _stop_on_signals(stop) -> None:
 
 def _cmd_exchange(mode_name: str):
     def run(args) -> int:
-        from core.assembly import Mode, build
+        from app.assembly import Mode, build
+        from app.plugins import discover
+        from app.report import build_report
         from core.config import load_config
-        from core.plugins import discover
-        from core.report import build_report
 
         config = load_config(args.config)
         framework = build(Mode(mode_name), config, registry=discover(args.strategies_dir), exchange=args.exchange)
@@ -122,7 +122,7 @@ def _cmd_exchange(mode_name: str):
 
 
 def _cmd_record(args) -> int:
-    from core.assembly import build_recorder
+    from app.assembly import build_recorder
     from core.config import load_config
 
     config = load_config(args.config, require_strategies=False)
@@ -169,10 +169,10 @@ def _cmd_emulate(args) -> int:
 def _cmd_kill_switch(args) -> int:
     import os
 
+    from app.assembly import Mode, kill_switch_path
     from controls.killswitch import KillSwitch
     from controls.store import JsonFileStore
     from core.alerts import alerts_from
-    from core.assembly import Mode, kill_switch_path
     from core.clock import WallClock
     from core.config import load_config
 
@@ -191,13 +191,26 @@ def _cmd_kill_switch(args) -> int:
     return 0
 
 
+def _subparser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
+    """A subcommand parser class that also takes the global options."""
+
+    class Subparser(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, parents=[common], **kwargs)
+
+    return Subparser
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of main.py."""
-    from core.plugins import STRATEGIES_DIR
+    from app.plugins import STRATEGIES_DIR
 
     p = argparse.ArgumentParser(prog="main.py", description="Betfair trading bots on flumine: backtest, paper, live.")
     p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
-    sub = p.add_subparsers(dest="command", required=True)
+    # global options are taken after the subcommand too (`main.py backtest --log-level INFO`)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-level", default=argparse.SUPPRESS, help="logging level (default WARNING)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_subparser(common))
 
     def with_strategies_dir(sp):
         sp.add_argument("--strategies-dir", type=Path, default=STRATEGIES_DIR, help="folder of strategy plugins")

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from core.scenarios.tape import MarketFeed, Tape, iso, market_definition, quote, trade_some
+from app.scenarios.tape import MarketFeed, Tape, iso, market_definition, quote, trade_some
 
 OFF_MS = 1767362400000  # 2026-01-02T14:00:00Z
 MINUTE = 60_000

@@ -1,0 +1,47 @@
+"""The layer driver: a flumine strategy added after the user's, so flumine's own dispatch drives the layer."""
+
+from __future__ import annotations
+
+from flumine import BaseStrategy
+
+from controls.layer import SafetyLayer
+from core.clock import Clock
+from core.marketstate import MarketStates
+from strategies.base import ModalStrategy
+
+
+class LayerDriver(BaseStrategy):
+    """Runs after every strategy has seen a book: delivers hook notices still owed, then sends what was queued.
+
+    It also closes markets: flumine gives CLOSED books to strategies only (no middleware), so this is where
+    the market states learn of the close and the layer settles the market's P&L."""
+
+    def __init__(self, layer: SafetyLayer, tracker: MarketStates, clock: Clock, strategies: list, streams: list):
+        super().__init__(streams=streams, name="paddock_layer_driver")
+        self.layer = layer
+        self.tracker = tracker
+        self.clock = clock
+        self.modal = [s for s in strategies if isinstance(s, ModalStrategy)]
+        self._notices_seen = 0
+
+    def check_market_book(self, market, market_book) -> bool:
+        """Only books after which something is queued or owed cost more than this test."""
+        return bool(self.layer.dispatcher.pending) or len(self.tracker.notices) > self._notices_seen
+
+    def process_market_book(self, market, market_book) -> None:
+        """Deliver notices to strategies this book did not reach, then flush the order queue."""
+        self.after_work()
+
+    def process_closed_market(self, market, market_book) -> None:
+        """Mark the market closed, settle it in the layer, and send what that queued."""
+        self.tracker.mark_closed(market.market_id, self.clock.now())
+        self.layer.market_closed(market)
+        self.after_work()
+
+    def after_work(self) -> None:
+        """The end of every unit of work (a book, a close, a live tick): owed hooks, then the one flush."""
+        if len(self.tracker.notices) > self._notices_seen:
+            self._notices_seen = len(self.tracker.notices)
+            for strategy in self.modal:
+                strategy.deliver_notices()
+        self.layer.flush()

@@ -1,0 +1,48 @@
+"""An assembled framework: the mode, flumine, and the project's parts wired into it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from flumine.baseflumine import BaseFlumine
+from flumine.events.events import TerminationEvent
+
+from controls.layer import SafetyLayer
+from core.clock import Clock
+from core.config import LoadedConfig
+from core.recordings import Recording
+from middleware.signals import SignalBuffer
+from middleware.state import MarketStateTracker
+from strategies.base import ModalStrategy
+
+
+class Mode(StrEnum):
+    """How market data arrives and where orders go."""
+
+    BACKTEST = "backtest"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+@dataclass
+class Framework:
+    """An assembled, ready-to-run flumine framework and the project's parts wired into it."""
+
+    mode: Mode
+    flumine: BaseFlumine
+    clock: Clock
+    tracker: MarketStateTracker
+    signals: SignalBuffer
+    strategies: list[ModalStrategy]
+    config: LoadedConfig
+    safety: SafetyLayer
+    recordings: list[Recording] = field(default_factory=list)
+
+    def run(self) -> None:
+        """Run until the recordings end (backtest) or the process is stopped (live, paper)."""
+        self.flumine.run()
+
+    def stop(self) -> None:
+        """Ask a running live or paper framework to finish (from any thread or a signal handler)."""
+        self.flumine.handler_queue.put(TerminationEvent(self.flumine))

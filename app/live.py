@@ -1,0 +1,101 @@
+"""Assembling live and paper trading: Betfair's (or a local exchange's) stream, real or simulated orders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from pathlib import Path
+
+from flumine import Flumine
+from flumine import worker as flumine_worker
+from flumine.events.events import CustomEvent
+from flumine.streams.betfairmarketstream import BetfairMarketStream
+from flumine.worker import BackgroundWorker
+
+from app.framework import Framework, Mode
+from app.plugins import PluginRegistry
+from app.wiring import add_strategies, assemble
+from controls.execution import CallLog, LoggedBetfairExecution
+from controls.store import JsonFileStore
+from controls.watchdog import monitored_listener
+from core.alerts import alerts_from
+from core.clock import WallClock
+from core.config import LoadedConfig
+from core.errorcodes import SESSION_CODES
+from core.exchange import ExchangeEndpoint
+from core.session import betfair_client
+
+DEFAULT_SETTLE_POLL = 60.0  # flumine's own poll_market_closure interval
+MARKET_DATA_FILTER = {
+    "fields": ["EX_ALL_OFFERS", "EX_TRADED", "EX_TRADED_VOL", "EX_LTP", "EX_MARKET_DEF", "SP_TRADED", "SP_PROJECTED"]
+}
+SAFETY_TICK = 0.2  # seconds between the layer's timer work when no market data arrives
+
+
+def kill_switch_path(config: LoadedConfig, mode: Mode) -> Path:
+    """Where a live or paper framework keeps its kill switch state."""
+    return config.resolve(config.app.data_dir) / str(mode) / "killswitch.json"
+
+
+def build_exchange(
+    mode: Mode,
+    config: LoadedConfig,
+    registry: PluginRegistry,
+    raise_hook_errors: bool,
+    environ: Mapping[str, str],
+    endpoint: ExchangeEndpoint | None,
+) -> Framework:
+    """Live (real orders) or paper (simulated orders) on the market stream of Betfair or a local exchange."""
+    paper_trade = mode == Mode.PAPER
+    clock = WallClock()
+    call_log = CallLog(clock)
+    execution = None if paper_trade else partial(LoggedBetfairExecution, call_log=call_log)
+    client = betfair_client(environ, endpoint, paper_trade=paper_trade, execution_cls=execution)
+    flumine = Flumine(client=client)
+
+    def post(fn: Callable[[], None]) -> None:
+        """Run fn on flumine's main thread, then end the unit of work as a book does (owed hooks, one flush)."""
+        flumine.handler_queue.put(CustomEvent(None, lambda *_: (fn(), driver.after_work())))
+
+    store = JsonFileStore(kill_switch_path(config, mode))
+    framework = assemble(mode, config, flumine, clock, call_log, store, alerts_from(environ), post)
+    layer = framework.safety
+    # on an execution thread: renew the session before flumine retries the call
+    call_log.listeners.append(lambda code: code in SESSION_CODES and client.renew_session(code))
+    layer.monitor.error_listeners.append(lambda code: code in SESSION_CODES and client.renew_session(code))
+    stream_class = type(
+        "MonitoredMarketStream", (BetfairMarketStream,), {"LISTENER": monitored_listener(layer.monitor)}
+    )
+
+    def streams_for(index: int) -> list:
+        market_filter = config.app.strategies[index].market_filter.streaming()
+        return [stream_class(market_filter=market_filter, market_data_filter=MARKET_DATA_FILTER)]
+
+    driver = add_strategies(framework, registry, streams_for, raise_hook_errors)
+    flumine.add_worker(
+        BackgroundWorker(
+            flumine, function=lambda *_: post(layer.tick), interval=SAFETY_TICK, name="paddock_safety_tick"
+        )
+    )
+    exchange_cfg = config.app.exchange
+    flumine.add_worker(
+        BackgroundWorker(
+            flumine,
+            function=lambda *_: client.check_session(),
+            interval=exchange_cfg.session_check,
+            start_delay=exchange_cfg.session_check,
+            name="paddock_session_check",
+        )
+    )
+    if not paper_trade and exchange_cfg.settle_poll < DEFAULT_SETTLE_POLL:
+        # flumine polls cleared orders of closed markets every 60 s; poll sooner when the config asks
+        flumine.add_worker(
+            BackgroundWorker(
+                flumine,
+                function=flumine_worker.poll_market_closure,
+                interval=exchange_cfg.settle_poll,
+                start_delay=exchange_cfg.settle_poll,
+                name="paddock_settle_poll",
+            )
+        )
+    return framework

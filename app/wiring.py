@@ -1,0 +1,101 @@
+"""Wiring one framework: the state tracker, the safety layer and its controls, the strategies, the driver."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flumine.baseflumine import BaseFlumine
+
+from app.driver import LayerDriver
+from app.framework import Framework, Mode
+from app.plugins import PluginRegistry
+from controls.execution import CallLog
+from controls.killswitch import KillSwitchControl
+from controls.layer import SafetyLayer, SafetyMiddleware
+from controls.risk import RiskControl, exempt_hedges_from_strategy_exposure
+from controls.store import StateStore
+from core.alerts import AlertHook
+from core.clock import Clock
+from core.config import LoadedConfig
+from middleware.signals import SignalBuffer
+from middleware.state import MarketStateTracker
+
+logger = logging.getLogger(__name__)
+
+Post = Callable[[Callable[[], None]], None]  # run a function on flumine's main thread
+
+
+def assemble(
+    mode: Mode,
+    config: LoadedConfig,
+    flumine: BaseFlumine,
+    clock: Clock,
+    call_log: CallLog,
+    store: StateStore,
+    alerts: AlertHook,
+    post: Post,
+    competitions: dict[str, str] | None = None,
+) -> Framework:
+    """The tracker and the safety layer registered with flumine; strategies are added by add_strategies."""
+    tracker = MarketStateTracker(clock)
+    flumine.add_market_middleware(tracker)  # the signal buffer is added with the first strategy that uses it
+    layer = SafetyLayer(config.app, flumine, clock, tracker, store, alerts, call_log)
+    call_log.listeners.append(lambda code: post(lambda: layer.exchange_error(code)))  # answers come on other threads
+    risk = RiskControl(
+        flumine,
+        config=config.app.risk,
+        clock=clock,
+        event_markets=tracker.event_market_ids,
+        daily_pnl=layer.pnl.today,
+        blocked=layer.cascade.blocked,
+        competitions=competitions or {},
+    )
+    # ours go first, so a refused order names the kill switch or the risk limit rather than a later symptom
+    flumine.trading_controls[:0] = [KillSwitchControl(flumine, layer.kill_switch), risk]
+    exempt_hedges_from_strategy_exposure(flumine)  # else max_order_exposure can refuse the hedge of a long price
+    flumine.add_market_middleware(SafetyMiddleware(layer))
+    return Framework(
+        mode=mode,
+        flumine=flumine,
+        clock=clock,
+        tracker=tracker,
+        signals=SignalBuffer(),
+        strategies=[],
+        config=config,
+        safety=layer,
+    )
+
+
+def add_strategies(
+    framework: Framework,
+    registry: PluginRegistry,
+    streams_for: Callable[[int], list],
+    raise_hook_errors: bool,
+) -> LayerDriver:
+    """Create the configured strategies with their streams, then the driver that runs after them."""
+    source = str(framework.config.path)
+    signals_added = False
+    for index, entry in enumerate(framework.config.app.strategies):
+        strategy = registry.create(
+            entry,
+            source,
+            index,
+            streams=streams_for(index),
+            tracker=framework.tracker,
+            signals=framework.signals,
+            clock=framework.clock,
+            raise_hook_errors=raise_hook_errors,
+            safety=framework.safety,
+        )
+        framework.flumine.add_strategy(strategy)
+        framework.strategies.append(strategy)
+        if strategy.uses_signals:
+            if not signals_added:  # a framework whose strategies use no signals pays nothing for the buffer
+                framework.flumine.add_market_middleware(framework.signals)
+                signals_added = True
+            framework.signals.watch(strategy.stream_ids)
+    streams = list({id(s): s for strategy in framework.strategies for s in strategy.streams}.values())
+    driver = LayerDriver(framework.safety, framework.tracker, framework.clock, framework.strategies, streams)
+    framework.flumine.add_strategy(driver)  # last: flumine calls it after every strategy on each book
+    return driver
