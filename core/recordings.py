@@ -135,6 +135,7 @@ class RecordingReader:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.wanted: list[str | None] = []
+        self.lines_read = 0  # lines parsed so far, over every pass
         self._queues: dict[str | None, deque] | None = None
         self._shared: Iterator[tuple[int, int, list[dict]]] | None = None
 
@@ -171,6 +172,7 @@ class RecordingReader:
     def _lines(self, market_id: str | None) -> Iterator[tuple[int, int, list[dict]]]:
         with smart_open.open(self.path, "r", encoding="utf-8") as f:
             for number, raw in enumerate(f, start=1):
+                self.lines_read += 1
                 try:
                     data = json.loads(raw)
                 except ValueError:

@@ -108,3 +108,17 @@ def test_paper_and_live_assemble_with_credentials(tmp_path, monkeypatch):
     filters = [s.streams[0].market_filter for s in live.strategies]
     assert filters[0]["eventTypeIds"] == ["7", "4339"] and filters[1]["marketTypes"] == ["MATCH_ODDS"]
     assert paper.tracker in paper.flumine._market_middleware
+
+
+def test_global_options_are_taken_after_the_subcommand(tmp_path):
+    import subprocess
+    import sys
+
+    race = ROOT / "recordings" / "race-1.gz"
+    before = [sys.executable, "main.py", "--log-level", "INFO", "backtest", "--no-progress", str(race)]
+    after = [sys.executable, "main.py", "backtest", "--no-progress", str(race), "--log-level", "INFO"]
+    runs = [subprocess.run(c, cwd=ROOT, capture_output=True, text=True, timeout=120) for c in (before, after)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert " INFO paddock.cascade: cascade #1" in run.stderr  # INFO lines appear only at --log-level INFO
+    assert runs[0].stdout == runs[1].stdout and "TOTAL" in runs[0].stdout

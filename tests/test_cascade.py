@@ -5,8 +5,11 @@ from __future__ import annotations
 from flumine.order.order import LimitOrder, OrderStatus
 from flumine.order.trade import Trade
 
+from app.assembly import Mode, build
+from app.plugins import discover
+from core.config import load_config
 from strategies.base import ModalStrategy
-from tests.conftest import best_back, read_messages, real, run_strategy
+from tests.conftest import best_back, read_messages, real, run_strategy, write_config
 
 
 def status_changes(path) -> dict[str, list[tuple[int, str]]]:
@@ -125,3 +128,35 @@ def test_win_place_pre_race_suspensions_are_two_market_cascades(tmp_path):
     # every suspension belongs to exactly one handling: one handling per burst, never one per message
     assert sum(len(h.markets) for h in handlings) == len(suspensions)
     assert len(handlings) == len(suspensions) - len(together)
+
+
+TWO_DESKS = """
+[[strategies]]
+name = "rester"
+label = "match_odds_desk"
+[strategies.market_filter]
+market_types = ["MATCH_ODDS"]
+[[strategies]]
+name = "rester"
+label = "other_markets_desk"
+[strategies.market_filter]
+market_types = ["OVER_UNDER_25", "CORRECT_SCORE", "BOTH_TEAMS_TO_SCORE"]
+"""
+
+
+def test_a_strategy_on_one_market_of_the_event_hears_of_the_cascade_when_it_is_handled(tmp_path, generated):
+    registry = discover()
+    registry.register(Rester, "tests")
+    config = load_config(write_config(tmp_path, TWO_DESKS))
+    framework = build(Mode.BACKTEST, config, paths=[generated["football"]], registry=registry, raise_hook_errors=True)
+    framework.run()
+    desk, others = framework.strategies
+    handlings = framework.safety.cascade.handlings
+    match_odds = next(m.market_id for m in framework.flumine.markets if m.market_type == "MATCH_ODDS")
+    # the case that matters: a burst handled on a book of another market, which this desk never receives
+    assert any(h.markets[-1] != match_odds for h in handlings)
+    assert [at for _, at in desk.suspended_calls] == [h.handled_at for h in handlings]
+    assert len(others.suspended_calls) == 3 * len(handlings)
+    # each on_suspended order attempt was refused by the cascade at that moment, not placed later
+    refused = sorted(r.at for r in framework.safety.dispatcher.refusals if "suspension cascade" in r.reason)
+    assert refused == sorted(at for _, at in desk.suspended_calls + others.suspended_calls)

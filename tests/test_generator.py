@@ -136,3 +136,24 @@ def test_race_has_win_and_place_with_a_non_runner_suspending_both(tmp_path, gene
     assert len(probe.hooks("on_in_play")) == 2
     assert len(probe.hooks("on_reopened")) == 2
     assert len(probe.hooks("on_closed")) == 2
+
+
+def test_a_four_market_file_is_read_once_and_each_market_gets_its_own_changes(tmp_path, generated):
+    path = generated["football"]
+    messages = read_messages(path)
+    expected: dict[str, int] = {}  # lines that change each market before it closes (flumine skips CLOSED books)
+    closed: set[str] = set()
+    for message in messages:
+        for change in message["mc"]:
+            if change.get("marketDefinition", {}).get("status") == "CLOSED":
+                closed.add(change["id"])
+        for market_id in {c["id"] for c in message["mc"]} - closed:
+            expected[market_id] = expected.get(market_id, 0) + 1
+    framework = run_probe(tmp_path, [path])
+    readers = {id(s.reader): s.reader for s in framework.flumine.streams}
+    assert len(framework.flumine.streams) == 4 and len(readers) == 1  # four markets, one reader
+    (reader,) = readers.values()
+    with gzip.open(path, "rt") as f:
+        assert reader.lines_read == sum(1 for _ in f)  # every line parsed once, not once per market
+    # each market's stream saw every line that changed it: one tracker update per line, until it closed
+    assert {m: s.updates for m, s in framework.tracker.states.items()} == expected

@@ -133,3 +133,14 @@ def test_a_hook_that_raises_is_logged_and_the_run_goes_on(tmp_path, caplog):
     assert strategy.hook_errors == len(strategy.hooks("process_pre_race")) > 1
     assert strategy.hooks("on_closed"), "the run went on to the end of the market"
     assert "broken_probe: process_pre_race failed on market 1.197931750" in caplog.text
+
+
+def test_a_strategy_built_outside_the_assembly_refuses_to_place_with_a_clear_message():
+    from flumine.order.order import LimitOrder
+    from flumine.order.trade import Trade
+
+    strategy = Probe(name="loose")
+    order = Trade("1.1", 123, 0.0, strategy).create_order(side="BACK", order_type=LimitOrder(2.0, 2.0))
+    with pytest.raises(RuntimeError, match="strategy 'loose' has no order path: build it with app.assembly.build"):
+        strategy.place_order(None, order)
+    assert strategy.safety.hedging("1.1", strategy) is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import sys
 import textwrap
 
@@ -78,6 +79,12 @@ def test_new_strategy_is_listed_and_backtests(tmp_path, capsys):
     assert code == 0
     assert "my_edge" in out
     assert (out_dir / "orders.csv").read_text().count("my_edge") >= 2  # one order per market at least
+    # what its docstring says it does: back the current favourite, each runner at most once
+    assert "Each runner is backed at most once" in (plugins / "my_edge.py").read_text()
+    with open(out_dir / "orders.csv") as f:
+        mine = [row for row in csv.DictReader(f) if row["strategy"] == "my_edge"]
+    backed = [(row["market_id"], row["selection_id"]) for row in mine]
+    assert {row["side"] for row in mine} == {"BACK"} and len(backed) == len(set(backed))
 
 
 def test_new_strategy_rejects_bad_names(tmp_path, capsys):
