@@ -63,6 +63,10 @@ class SafetyLayer:
         )
         self.monitor = StreamMonitor(clock)
         self.kill_switch.on_trip(self.on_trip)
+        # open positions are revalued on every update only when a limit reads today's P&L (it costs a green-up)
+        self.values_positions = (
+            config.kill_switch.max_daily_drawdown is not None or config.risk.daily_loss_limit is not None
+        )
         self._settled: set[str] = set()
 
     # --- the port strategies trade through (core.ports.OrderPort) ---
@@ -181,8 +185,9 @@ class SafetyMiddleware(Middleware):
             if state is not None and state.suspended:
                 cascade(market)
         if market.blotter.active:  # flumine sets it at the first order; P&L and hedges only move after that
-            layer.pnl.update(market)
-            layer.check_drawdown()
+            if layer.values_positions:
+                layer.pnl.update(market)
+                layer.check_drawdown()
             layer.hedger.update(market)
 
     def remove_market(self, market) -> None:

@@ -84,7 +84,7 @@ def green_up(
     """
     fills = [f for f in fills if f.size > 0]
     runners = sorted(set(best_back) | set(best_lay) | {f.selection_id for f in fills})
-    d, _ = _positions(fills, runners)
+    d, c = _positions(fills, runners)
 
     def stakes_for(target: float, hedged: list[int]) -> list[HedgeOrder]:
         out = []
@@ -104,12 +104,18 @@ def green_up(
         candidates = [stakes_for(target, runners) for target in sorted(set(d.values()))]
 
     def guaranteed(orders: list[HedgeOrder]) -> float:
-        hedge = [Fill(o.selection_id, o.side, o.price, o.size) for o in orders]
-        return min(outcome_profits(fills + hedge, runners).values())
+        # the profit if runner j wins is d[j] + c: a hedge moves its runner's d and the common c
+        after, common = dict(d), c
+        for o in orders:
+            sign = 1.0 if o.side == "BACK" else -1.0
+            after[o.selection_id] += sign * o.size * o.price
+            common -= sign * o.size
+        return min(after.values()) + common
 
     best = max(candidates, key=lambda orders: (round(guaranteed(orders), 6), -len(orders)))
+    smallest = max(min_stake, 0.01)  # a stake that rounds to 0.00 is no order at all
     rounded = tuple(
-        HedgeOrder(o.selection_id, o.side, o.price, round(o.size, 2)) for o in best if round(o.size, 2) >= min_stake
+        HedgeOrder(o.selection_id, o.side, o.price, round(o.size, 2)) for o in best if round(o.size, 2) >= smallest
     )
     hedge_fills = [Fill(o.selection_id, o.side, o.price, o.size) for o in rounded]
     profit = {k: round(v, 2) for k, v in outcome_profits(fills + hedge_fills, runners).items()}
