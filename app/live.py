@@ -19,7 +19,7 @@ from controls.execution import CallLog, LoggedBetfairExecution
 from controls.store import JsonFileStore
 from controls.watchdog import monitored_listener
 from core.alerts import alerts_from
-from core.clock import WallClock
+from core.clock import LiveMarketClock, WallClock
 from core.config import LoadedConfig
 from core.errorcodes import SESSION_CODES
 from core.exchange import ExchangeEndpoint
@@ -47,8 +47,9 @@ def build_exchange(
 ) -> Framework:
     """Live (real orders) or paper (simulated orders) on the market stream of Betfair or a local exchange."""
     paper_trade = mode == Mode.PAPER
-    clock = WallClock()
-    call_log = CallLog(clock)
+    wall = WallClock()
+    clock = LiveMarketClock(wall)  # strategy logic runs on market time, as in a backtest
+    call_log = CallLog(wall)
     execution = None if paper_trade else partial(LoggedBetfairExecution, call_log=call_log)
     client = betfair_client(environ, endpoint, paper_trade=paper_trade, execution_cls=execution)
     flumine = Flumine(client=client)
@@ -58,7 +59,7 @@ def build_exchange(
         flumine.handler_queue.put(CustomEvent(None, lambda *_: (fn(), driver.after_work())))
 
     store = JsonFileStore(kill_switch_path(config, mode))
-    framework = assemble(mode, config, flumine, clock, call_log, store, alerts_from(environ), post)
+    framework = assemble(mode, config, flumine, clock, call_log, store, alerts_from(environ), post, wall=wall)
     layer = framework.safety
     # on an execution thread: renew the session before flumine retries the call
     call_log.listeners.append(lambda code: code in SESSION_CODES and client.renew_session(code))
@@ -72,6 +73,12 @@ def build_exchange(
         return [stream_class(market_filter=market_filter, market_data_filter=MARKET_DATA_FILTER)]
 
     driver = add_strategies(framework, registry, streams_for, raise_hook_errors)
+
+    def tick() -> None:
+        """Timer work on the main thread: market time moves on over quiet spells, then the layer's timers."""
+        clock.catch_up()
+        layer.tick()
+
     flumine.add_worker(
         BackgroundWorker(
             flumine, function=lambda *_: post(layer.tick), interval=SAFETY_TICK, name="paddock_safety_tick"

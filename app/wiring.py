@@ -36,11 +36,12 @@ def assemble(
     alerts: AlertHook,
     post: Post,
     competitions: dict[str, str] | None = None,
+    wall: Clock | None = None,
 ) -> Framework:
     """The tracker and the safety layer registered with flumine; strategies are added by add_strategies."""
     tracker = MarketStateTracker(clock)
     flumine.add_market_middleware(tracker)  # the signal buffer is added with the first strategy that uses it
-    layer = SafetyLayer(config.app, flumine, clock, tracker, store, alerts, call_log)
+    layer = SafetyLayer(config.app, flumine, clock, tracker, store, alerts, call_log, wall)
     call_log.listeners.append(lambda code: post(lambda: layer.exchange_error(code)))  # answers come on other threads
     risk = RiskControl(
         flumine,
@@ -94,7 +95,7 @@ def add_strategies(
             if not signals_added:  # a framework whose strategies use no signals pays nothing for the buffer
                 framework.flumine.add_market_middleware(framework.signals)
                 signals_added = True
-            framework.signals.watch(strategy.stream_ids)
+            framework.signals.watch(strategy.streams)
     streams = list({id(s): s for strategy in framework.strategies for s in strategy.streams}.values())
     driver = LayerDriver(framework.safety, framework.tracker, framework.clock, framework.strategies, streams)
     framework.flumine.add_strategy(driver)  # last: flumine calls it after every strategy on each book

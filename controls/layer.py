@@ -40,13 +40,15 @@ class SafetyLayer:
         store: StateStore,
         alerts: AlertHook,
         call_log: CallLog,
+        wall: Clock | None = None,
     ) -> None:
         self.config = config
         self.flumine = flumine
-        self.clock = clock
+        self.clock = clock  # market time: limits, cascades, hedges, P&L days
+        self.wall = wall or clock  # the operator's time: the kill switch's history, the stream watchdog
         self.tracker = tracker
         self.call_log = call_log
-        self.kill_switch = KillSwitch(clock, store, alerts)
+        self.kill_switch = KillSwitch(self.wall, store, alerts)
         self.limiter = RateLimiter(clock, config.rate_limit.in_play, config.rate_limit.pre_race)
         self.dispatcher = OrderDispatcher(
             flumine,
@@ -61,7 +63,7 @@ class SafetyLayer:
         self.cascade = CascadeController(
             config.cascade, clock, tracker, self.dispatcher, self.hedger, markets=flumine.markets.markets.get
         )
-        self.monitor = StreamMonitor(clock)
+        self.monitor = StreamMonitor(self.wall)
         self.kill_switch.on_trip(self.on_trip)
         # open positions are revalued on every update only when a limit reads today's P&L (it costs a green-up)
         self.values_positions = (

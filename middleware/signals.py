@@ -17,7 +17,9 @@ class SignalBuffer(Middleware):
     """flumine middleware that keeps the last `maxlen` observations of each runner of open pre-race markets.
 
     Only markets on streams of strategies that use signals are observed (`watch`), so a
-    framework without such a strategy pays nothing. An observation is (best back price, best
+    framework without such a strategy pays nothing. The streams are watched, not their ids: flumine
+    numbers a live stream anew when it subscribes (and on every reconnect), so a book with an id not
+    seen before is looked up among the watched streams once. An observation is (best back price, best
     back size, best lay price, best lay size, back volume over the top `depth` levels, lay
     volume over the top `depth` levels, last traded price).
     """
@@ -26,16 +28,26 @@ class SignalBuffer(Middleware):
         self.maxlen = maxlen
         self.depth = depth
         self.buffers: dict[str, dict[int, deque]] = {}
-        self._stream_ids: set[int] = set()
+        self._streams: list = []
+        self._watched: dict[int, bool] = {}  # stream id -> whether its markets are observed
 
-    def watch(self, stream_ids: Iterable[int]) -> None:
-        """Observe the markets arriving on these streams."""
-        self._stream_ids.update(stream_ids)
+    def watch(self, streams: Iterable) -> None:
+        """Observe the markets arriving on these flumine streams (whatever ids flumine gives them)."""
+        self._streams.extend(streams)
+        self._watched.clear()
+
+    def _watching(self, stream_id: int) -> bool:
+        watched = stream_id in {stream.stream_id for stream in self._streams}
+        self._watched[stream_id] = watched
+        return watched
 
     def __call__(self, market) -> None:
         """Record one observation per active runner when the market is watched, open and pre-race."""
         book = market.market_book
-        if book.streaming_unique_id not in self._stream_ids or book.status != "OPEN" or book.inplay:
+        watched = self._watched.get(book.streaming_unique_id)
+        if watched is None:
+            watched = self._watching(book.streaming_unique_id)
+        if not watched or book.status != "OPEN" or book.inplay:
             return
         runners = self.buffers.get(book.market_id)
         if runners is None:

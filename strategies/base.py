@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 from typing import ClassVar, Literal
 
 from betfairlightweight.resources import MarketBook
@@ -110,6 +111,19 @@ class ModalStrategy(BaseStrategy):
     def positions(self, market: Market) -> Positions:
         """This strategy's positions in the market."""
         return self.safety.positions(market, self)
+
+    def seconds_to_start(self, market: Market) -> float | None:
+        """Seconds from now (market time, the project clock) to the market's scheduled start; None if unknown.
+
+        Use this rather than flumine's `market.seconds_to_start`, which reads the wall clock live: against
+        the emulator at any speed, or Betfair, this gives what a backtest of the same data gives."""
+        book = market.market_book
+        start = book.market_definition.market_time if book is not None and book.market_definition else None
+        if start is None:
+            return None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        return start.timestamp() - self.clock.now()
 
     # --- flumine entry points: the switch lives here, nowhere else ---
 

@@ -31,7 +31,8 @@ class WeightOfMoney(ModalStrategy):
     def process_pre_race(self, market, market_book) -> None:
         """Check each runner's signals and place at most one order per selection."""
         cfg = self.config
-        if market.seconds_to_start is None or market.seconds_to_start > cfg.seconds_before_off:
+        seconds = self.seconds_to_start(market)
+        if seconds is None or seconds > cfg.seconds_before_off:
             return
         for runner in market_book.runners:
             if runner.status != "ACTIVE":

@@ -101,6 +101,20 @@ def run_probe(tmp_path: Path, paths: list[Path], strategies: str = PROBE_CONFIG)
 
 
 @pytest.fixture(scope="session")
+def probe_runs(tmp_path_factory):
+    """probe_runs(*names): the probe's backtest of these real recordings, run once per session and shared."""
+    runs: dict[tuple[str, ...], Framework] = {}
+
+    def run(*names: str) -> Framework:
+        if names not in runs:
+            paths = [real(name) for name in names]
+            runs[names] = run_probe(tmp_path_factory.mktemp("probe"), paths)
+        return runs[names]
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def generated(tmp_path_factory) -> dict[str, Path]:
     """Generated recordings: two football matches and a race."""
     out = tmp_path_factory.mktemp("generated")

@@ -32,9 +32,9 @@ def probe_of(framework) -> Probe:
 
 
 @pytest.mark.parametrize("name", REAL_FILES)
-def test_each_real_recording_backtests_with_exact_on_in_play(tmp_path, name):
+def test_each_real_recording_backtests_with_exact_on_in_play(probe_runs, name):
     path = real(name)
-    framework = run_probe(tmp_path, [path])
+    framework = probe_runs(name)
     probe = probe_of(framework)
     market_id = framework.recordings[0].markets[0].market_id
     expected = first_in_play_pt(path)
@@ -51,8 +51,8 @@ def test_each_real_recording_backtests_with_exact_on_in_play(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", ["PRO-1.170258213.bz2", "SELF-1.181223994.bz2", "1.200806927.bz2"])
-def test_process_hooks_never_see_a_suspending_or_closed_book(tmp_path, name):
-    framework = run_probe(tmp_path, [real(name)])
+def test_process_hooks_never_see_a_suspending_or_closed_book(probe_runs, name):
+    framework = probe_runs(name)
     probe = probe_of(framework)
     processed = probe.hooks("process_pre_race") + probe.hooks("process_in_play")
     assert processed
@@ -65,7 +65,7 @@ def test_process_hooks_never_see_a_suspending_or_closed_book(tmp_path, name):
     assert all(c[4] for c in probe.hooks("process_in_play"))
 
 
-def test_suspend_reopen_cycles_match_the_file(tmp_path):
+def test_suspend_reopen_cycles_match_the_file(probe_runs):
     path = real("PRO-1.170258213.bz2")
     statuses = []
     for message in read_messages(path):
@@ -73,7 +73,7 @@ def test_suspend_reopen_cycles_match_the_file(tmp_path):
             status = change.get("marketDefinition", {}).get("status")
             if status and (not statuses or statuses[-1] != status):
                 statuses.append(status)
-    framework = run_probe(tmp_path, [path])
+    framework = probe_runs("PRO-1.170258213.bz2")
     probe = probe_of(framework)
     assert len(probe.hooks("on_suspended")) == statuses.count("SUSPENDED")
     assert len(probe.hooks("on_reopened")) == statuses.count("OPEN") - 1
