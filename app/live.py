@@ -75,8 +75,12 @@ def build_exchange(
     driver = add_strategies(framework, registry, streams_for, raise_hook_errors)
 
     def tick() -> None:
-        """Timer work on the main thread: market time moves on over quiet spells, then the layer's timers."""
-        clock.catch_up()
+        """Timer work on the main thread: over a quiet spell market time moves on (timers due meanwhile run at
+        their deadlines), then the layer's periodic work."""
+        quiet_until = clock.quiet_until()
+        if quiet_until is not None:
+            framework.tracker.timers.run_until(quiet_until)
+            clock.advance_to(quiet_until)
         layer.tick()
 
     flumine.add_worker(

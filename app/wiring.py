@@ -16,7 +16,7 @@ from controls.layer import SafetyLayer, SafetyMiddleware
 from controls.risk import RiskControl, exempt_hedges_from_strategy_exposure
 from controls.store import StateStore
 from core.alerts import AlertHook
-from core.clock import Clock
+from core.clock import Clock, Timers
 from core.config import LoadedConfig
 from middleware.signals import SignalBuffer
 from middleware.state import MarketStateTracker
@@ -39,9 +39,10 @@ def assemble(
     wall: Clock | None = None,
 ) -> Framework:
     """The tracker and the safety layer registered with flumine; strategies are added by add_strategies."""
-    tracker = MarketStateTracker(clock)
+    timers = Timers(clock)  # deadlines in market time; the tracker runs them as market time reaches them
+    tracker = MarketStateTracker(clock, timers)
     flumine.add_market_middleware(tracker)  # the signal buffer is added with the first strategy that uses it
-    layer = SafetyLayer(config.app, flumine, clock, tracker, store, alerts, call_log, wall)
+    layer = SafetyLayer(config.app, flumine, clock, tracker, store, alerts, call_log, timers, wall)
     call_log.listeners.append(lambda code: post(lambda: layer.exchange_error(code)))  # answers come on other threads
     risk = RiskControl(
         flumine,
@@ -99,4 +100,5 @@ def add_strategies(
     streams = list({id(s): s for strategy in framework.strategies for s in strategy.streams}.values())
     driver = LayerDriver(framework.safety, framework.tracker, framework.clock, framework.strategies, streams)
     framework.flumine.add_strategy(driver)  # last: flumine calls it after every strategy on each book
+    framework.tracker.timers.after = driver.after_work  # timers fired between books end their work the same way
     return driver

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from controls.dispatch import OrderDispatcher
 from controls.hedger import Hedger
-from core.clock import Clock
+from core.clock import Clock, Timers
 from core.config import CascadeConfig
 from core.marketstate import ON_REOPENED, ON_SUSPENDED, MarketStates
 from core.positions import Positions, positions, resting
@@ -31,6 +31,7 @@ class Handling:
     positions: dict[str, Positions] = field(default_factory=dict)
     cancelled: dict[str, list] = field(default_factory=dict)
     reopened: dict[str, float] = field(default_factory=dict)
+    books: dict[str, object] = field(default_factory=dict)  # market -> its book when it suspended (stale prices)
     done: dict[str, float] = field(default_factory=dict)  # market -> time its reopen was handled (or it closed)
 
     @property
@@ -53,8 +54,10 @@ class CascadeController:
         dispatcher: OrderDispatcher,
         hedger: Hedger,
         markets: Callable[[str], object | None],
+        timers: Timers,
     ) -> None:
         self.config = config
+        self.timers = timers
         self.clock = clock
         self.tracker = tracker
         self.dispatcher = dispatcher
@@ -74,11 +77,13 @@ class CascadeController:
         if state is not None:
             event_id = state.event_id or market.market_id
             if state.suspended:
-                self._suspended(event_id, market.market_id)
+                self._suspended(event_id, market)
             elif state.reopened:
                 handling = self.active.get(event_id)
                 if handling is not None and market.market_id in handling.markets:
-                    handling.reopened.setdefault(market.market_id, self.clock.now())
+                    reopened = handling.reopened.setdefault(market.market_id, self.clock.now())
+                    if self.config.reopen_settle:
+                        self.timers.at(reopened + self.config.reopen_settle, self.tick)
         self.tick()
 
     def tick(self) -> None:
@@ -115,14 +120,17 @@ class CascadeController:
             return f"suspension cascade #{handling.number} on event {event_id}: market suspended until it reopens"
         return None
 
-    def _suspended(self, event_id: str, market_id: str) -> None:
+    def _suspended(self, event_id: str, market) -> None:
         now = self.clock.now()
+        market_id = market.market_id
         handling = self.active.get(event_id)
         if handling is None:
             handling = Handling(event_id, len(self.handlings) + 1, now, now + self.config.cascade_debounce)
             self.handlings.append(handling)
             self.active[event_id] = handling
+            self.timers.at(handling.window_ends, self.tick)  # handled at the deadline, before any later book
             logger.info("cascade #%s on event %s opened by market %s", handling.number, event_id, market_id)
+        handling.books[market_id] = market.market_book
         if market_id not in handling.markets:
             handling.markets.append(market_id)
         handling.done.pop(market_id, None)
@@ -155,7 +163,7 @@ class CascadeController:
             handling.cancel_calls[market_id] = len(unmatched)
         handling.cancelled[market_id] = unmatched
         handling.positions[market_id] = positions(market)
-        self.tracker.notify(market, ON_SUSPENDED, handling.number)
+        self.tracker.notify(market, ON_SUSPENDED, handling.number, handling.books.get(market_id))
 
     def _reopen(self, handling: Handling, market_id: str) -> None:
         handling.done[market_id] = self.clock.now()

@@ -17,7 +17,7 @@ from controls.risk import DECISION_PRICE
 from controls.store import StateStore
 from controls.watchdog import StreamMonitor
 from core.alerts import AlertHook
-from core.clock import Clock
+from core.clock import Clock, Timers
 from core.config import AppConfig
 from core.marketstate import MarketStates
 from core.positions import Positions, positions, resting
@@ -40,6 +40,7 @@ class SafetyLayer:
         store: StateStore,
         alerts: AlertHook,
         call_log: CallLog,
+        timers: Timers,
         wall: Clock | None = None,
     ) -> None:
         self.config = config
@@ -61,7 +62,13 @@ class SafetyLayer:
         self.hedger = Hedger(config.hedge, clock, self.dispatcher, self.kill_switch)
         self.pnl = DailyPnL(clock)
         self.cascade = CascadeController(
-            config.cascade, clock, tracker, self.dispatcher, self.hedger, markets=flumine.markets.markets.get
+            config.cascade,
+            clock,
+            tracker,
+            self.dispatcher,
+            self.hedger,
+            markets=flumine.markets.markets.get,
+            timers=timers,
         )
         self.monitor = StreamMonitor(self.wall)
         self.kill_switch.on_trip(self.on_trip)

@@ -109,6 +109,7 @@ class Notice:
     market: object  # the flumine Market
     hook: str  # ON_SUSPENDED or ON_REOPENED
     cascade: int
+    book: object | None = None  # the book the hook is called with (None: the market's latest)
 
 
 class MarketStates:
@@ -149,6 +150,6 @@ class MarketStates:
         if state is not None:
             state.close(now)
 
-    def notify(self, market, hook: str, cascade: int) -> None:
+    def notify(self, market, hook: str, cascade: int, book=None) -> None:
         """Owe the market's strategies a hook (the suspension cascade calls this; strategies deliver it)."""
-        self.notices.append(Notice(market, hook, cascade))
+        self.notices.append(Notice(market, hook, cascade, book))

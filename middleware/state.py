@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from flumine.markets.middleware import Middleware
 
-from core.clock import Clock
+from core.clock import Clock, Timers
 from core.marketstate import MarketState, MarketStates
 
 
 class MarketStateTracker(MarketStates, Middleware):
     """The market states (core.marketstate), kept up to date by flumine as middleware: one update per book.
 
-    Controls and strategies read it as the MarketStates it is; only this class writes phase and status."""
+    Controls and strategies read it as the MarketStates it is; only this class writes phase and status. It
+    is also where market time moves: the timers due before an update's publish time run first, at their
+    deadlines, so nothing due earlier is judged by a later book."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, timers: Timers | None = None) -> None:
         super().__init__()
         self.clock = clock
+        self.timers = timers if timers is not None else Timers(clock)
 
     def __call__(self, market) -> None:
-        """Update the market's state from its latest book."""
+        """Run the timers due before this update's publish time, then update the market's state from its book."""
         book = market.market_book
+        if book.publish_time_epoch >= self.timers.next_at * 1000.0:
+            self.timers.run_until(book.publish_time_epoch / 1000.0)
         self.clock.observe(book.publish_time_epoch)
         state = self.states.get(book.market_id)
         if state is None:

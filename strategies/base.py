@@ -161,7 +161,7 @@ class ModalStrategy(BaseStrategy):
         start, self._notices_read = self._notices_read, len(notices)
         for notice in notices[start:]:
             market = notice.market
-            book = market.market_book
+            book = notice.book or market.market_book
             if book is None or book.streaming_unique_id not in self.stream_ids:
                 continue
             if notice.hook == ON_SUSPENDED:

@@ -33,6 +33,7 @@ class Rester(ModalStrategy):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.suspended_calls: list[tuple[str, float]] = []
+        self.suspended_books: list[str] = []
         self.reopened_calls: list[tuple[str, float, bool]] = []
 
     def _rest(self, market, market_book) -> None:
@@ -48,6 +49,7 @@ class Rester(ModalStrategy):
 
     def on_suspended(self, market, market_book) -> None:
         self.suspended_calls.append((market.market_id, self.clock.now()))
+        self.suspended_books.append(market_book.status)
         self._rest(market, market_book)  # must be refused: the market is suspended
 
     def on_reopened(self, market, market_book, positions) -> None:
@@ -160,3 +162,18 @@ def test_a_strategy_on_one_market_of_the_event_hears_of_the_cascade_when_it_is_h
     # each on_suspended order attempt was refused by the cascade at that moment, not placed later
     refused = sorted(r.at for r in framework.safety.dispatcher.refusals if "suspension cascade" in r.reason)
     assert refused == sorted(at for _, at in desk.suspended_calls + others.suspended_calls)
+
+
+def test_the_debounce_fires_at_its_deadline_before_any_later_book_is_judged(tmp_path):
+    win, place = real("SELF-1.181223994.bz2"), real("SELF-1.181223995.bz2")
+    framework = run_strategy(tmp_path, Rester, [win, place])
+    handlings = framework.safety.cascade.handlings
+    strategy = framework.strategies[0]
+    # no handling waits for a later book: it runs at its deadline or when the event's last market suspended
+    assert all(h.opened_at <= h.handled_at <= h.window_ends + 1e-9 for h in handlings)
+    assert any(h.handled_at == h.window_ends for h in handlings), "some bursts run to the deadline"
+    # and on_suspended comes then, with the book that suspended the market, never an open one
+    window = {m: [h for h in handlings if m in h.markets] for m in ("1.181223994", "1.181223995")}
+    for (market_id, at), status in zip(strategy.suspended_calls, strategy.suspended_books, strict=True):
+        assert status == "SUSPENDED"
+        assert any(h.opened_at <= at <= h.window_ends + 1e-9 for h in window[market_id])
