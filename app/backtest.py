@@ -13,6 +13,7 @@ from app.framework import Framework, Mode
 from app.plugins import PluginRegistry
 from app.wiring import add_strategies, assemble
 from controls.execution import CallLog, LoggedSimulatedExecution
+from controls.killswitch import TradingState
 from controls.store import MemoryStore
 from core.alerts import LogAlerts
 from core.clock import MarketDataClock
@@ -55,6 +56,8 @@ def build_backtest(
         competitions,
     )
     framework.recordings = recordings
+    boundary = EventBoundary(framework, config.app.backtest.kill_switch_scope)
+    framework.safety.new_market_listeners.append(boundary.market_added)
 
     def streams_for(index: int) -> list:
         entry = config.app.strategies[index]
@@ -122,6 +125,33 @@ def recording_streams(recordings: list[Recording]) -> list[MarketStream]:
         )
         streams.append(MarketStream(header, stream))
     return streams
+
+
+class EventBoundary:
+    """A backtest replays events one after another: each event group starts with fresh per-event safety state.
+
+    When the first market of a new event arrives, timers the last event left pending run at their deadlines
+    (its data has ended), and a tripped kill switch is reset (scope "event"; with "run" a trip halts the rest
+    of the run). Every trip stays in the report, with its event."""
+
+    def __init__(self, framework: Framework, scope: str) -> None:
+        self.layer = framework.safety
+        self.timers = framework.tracker.timers
+        self.scope = scope
+        self.events: set[str] = set()
+
+    def market_added(self, market) -> None:
+        """flumine added a market: a new event means a new group."""
+        event_id = market.event_id
+        if event_id in self.events:
+            return
+        if self.events:
+            self.timers.run_all()
+            switch = self.layer.kill_switch
+            if self.scope == "event" and switch.state is not TradingState.ACTIVE:
+                switch.reset(f"event {event_id} starts fresh (the last event tripped the switch)", source="backtest")
+        self.events.add(event_id)
+        self.layer.current_event = event_id
 
 
 def _now(fn) -> None:

@@ -17,7 +17,6 @@ def _cmd_backtest(args) -> int:
     from app.assembly import Mode, build
     from app.plugins import discover
     from app.progress import ProgressControl
-    from app.report import build_report
     from core.config import load_config
 
     config = load_config(args.config)
@@ -25,22 +24,29 @@ def _cmd_backtest(args) -> int:
     if sys.stdout.isatty() and not args.no_progress:
         framework.flumine.add_logging_control(ProgressControl(total_markets=len(framework.flumine.streams)))
     framework.run()
-    report = build_report(
-        framework.flumine.markets, config.app.backtest.commission, framework.safety.dispatcher.refusals
-    )
+    _finish(framework, args.out)
+    return 0
+
+
+def _finish(framework, out: str | None) -> None:
+    """Print the report of a finished run, and write it into `out` when given."""
+    report = framework.report()
     print(report.table())
+    unsettled = report.totals["unsettled_markets"]
+    if unsettled:
+        print(f"{unsettled} market(s) not settled: no P&L yet; open exposure {report.totals['open_exposure']:.2f}")
     for reason, count in report.refusal_reasons()[:10]:
         print(f"refused {count}x: {reason}")
-    ks = framework.safety.kill_switch
-    if ks.history:
-        print(f"kill switch: {ks.state} ({ks.reason})")
+    for trip in report.trips:
+        event = f" on event {trip.event_id}" if trip.event_id else ""
+        print(f"kill switch {trip.state} at {trip.row()['time']}{event} by {trip.source}: {trip.reason}")
+    print(f"kill switch: {framework.safety.kill_switch.state}")
     errors = {s.name: s.hook_errors for s in framework.strategies if s.hook_errors}
     for name, count in errors.items():
         print(f"warning: strategy {name}: {count} hook call(s) raised; see the log", file=sys.stderr)
-    if args.out:
-        for path in report.write(Path(args.out)):
+    if out:
+        for path in report.write(Path(out)):
             print(f"wrote {path}")
-    return 0
 
 
 def _cmd_strategies(args) -> int:
@@ -100,22 +106,13 @@ def _cmd_exchange(mode_name: str):
     def run(args) -> int:
         from app.assembly import Mode, build
         from app.plugins import discover
-        from app.report import build_report
         from core.config import load_config
 
         config = load_config(args.config)
         framework = build(Mode(mode_name), config, registry=discover(args.strategies_dir), exchange=args.exchange)
         _stop_on_signals(framework.stop)
         framework.run()
-        report = build_report(
-            framework.flumine.markets, config.app.backtest.commission, framework.safety.dispatcher.refusals
-        )
-        print(report.table())
-        ks = framework.safety.kill_switch
-        print(f"kill switch: {ks.state}" + (f" ({ks.reason})" if ks.history else ""))
-        if args.out:
-            for path in report.write(Path(args.out)):
-                print(f"wrote {path}")
+        _finish(framework, args.out)
         return 0
 
     return run

@@ -39,9 +39,14 @@ class LayerDriver(BaseStrategy):
         self.after_work()
 
     def after_work(self) -> None:
-        """The end of every unit of work (a book, a close, a live tick): owed hooks, then the one flush."""
+        """The end of every unit of work (a book, a close, a timer, a live tick): owed hooks, the one flush,
+        then the refusals that flush produced (what a strategy queues in on_refused goes with the next)."""
+        self._deliver()
+        self.layer.flush()
+        self._deliver()
+
+    def _deliver(self) -> None:
         if len(self.tracker.notices) > self._notices_seen:
             self._notices_seen = len(self.tracker.notices)
             for strategy in self.modal:
                 strategy.deliver_notices()
-        self.layer.flush()

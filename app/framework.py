@@ -8,6 +8,7 @@ from enum import StrEnum
 from flumine.baseflumine import BaseFlumine
 from flumine.events.events import TerminationEvent
 
+from app.report import Report, Trip, build_report
 from controls.layer import SafetyLayer
 from core.clock import Clock
 from core.config import LoadedConfig
@@ -38,6 +39,20 @@ class Framework:
     config: LoadedConfig
     safety: SafetyLayer
     recordings: list[Recording] = field(default_factory=list)
+
+    def report(self) -> Report:
+        """The report of the run so far: every market each strategy received, orders, refusals, trips."""
+        trips = [
+            Trip(change.at, event_id, str(change.state), change.source, change.reason)
+            for event_id, change in self.safety.trips
+        ]
+        return build_report(
+            self.flumine.markets,
+            self.config.app.backtest.commission,
+            self.safety.dispatcher.refusals,
+            self.strategies,
+            trips,
+        )
 
     def run(self) -> None:
         """Run until the recordings end (backtest) or the process is stopped (live, paper)."""

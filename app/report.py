@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from core.positions import is_hedge
+from core.positions import is_hedge, positions
 
 ORDER_COLUMNS = [
     "strategy",
@@ -34,10 +36,14 @@ ORDER_COLUMNS = [
     "hedge",
 ]
 REFUSAL_COLUMNS = ["at", "strategy", "market_id", "selection_id", "side", "price", "size", "hedge", "reason"]
+TRIP_COLUMNS = ["at", "time", "event_id", "state", "source", "reason"]
 COUNT_COLUMNS = ("orders", "matched", "lapsed_or_cancelled", "voided", "hedges", "refused")
 SUMMARY_COLUMNS = [
     "strategy",
     "market_id",
+    "event_id",
+    "market_type",
+    "settled",
     "orders",
     "matched",
     "lapsed_or_cancelled",
@@ -48,25 +54,48 @@ SUMMARY_COLUMNS = [
     "gross_pnl",
     "commission",
     "pnl",
+    "open_exposure",
 ]
+MONEY_COLUMNS = ("matched_stake", "gross_pnl", "commission", "pnl", "open_exposure")
+
+
+@dataclass(frozen=True)
+class Trip:
+    """A kill-switch trip during a run, and the event being traded when it came."""
+
+    at: float
+    event_id: str | None
+    state: str
+    source: str
+    reason: str
+
+    def row(self) -> dict:
+        """As a report row, with a readable UTC time."""
+        time = dt.datetime.fromtimestamp(self.at, dt.UTC).isoformat(timespec="milliseconds")
+        return {"at": self.at, "time": time, "event_id": self.event_id, "state": self.state,
+                "source": self.source, "reason": self.reason}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Report:
-    """Orders and per strategy / market summary of a finished run."""
+    """Orders, refusals, kill-switch trips and the per strategy / market summary of a finished run."""
 
     orders: pd.DataFrame
     refusals: pd.DataFrame
     summary: pd.DataFrame
     totals: dict
     commission_rate: float
+    trips: tuple[Trip, ...] = ()
 
     def table(self) -> str:
-        """The summary as a printable text table with a totals line."""
+        """The summary as a printable text table with a totals line (unsettled markets say so)."""
         if self.summary.empty:
-            return "no orders were placed"
-        frame = pd.concat([self.summary, pd.DataFrame([{"strategy": "TOTAL", "market_id": "", **self.totals}])])
-        return frame.to_string(index=False, float_format=lambda v: f"{v:.2f}")
+            return "no markets were replayed"
+        frame = self.summary.drop(columns=["event_id"]).copy()
+        frame["settled"] = frame["settled"].map({True: "yes", False: "UNSETTLED"})
+        total = {"strategy": "TOTAL", "market_id": "", "market_type": "", "settled": "", **self.totals}
+        frame = pd.concat([frame, pd.DataFrame([total])[frame.columns]])
+        return frame.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.2f}")
 
     def refusal_reasons(self) -> list[tuple[str, int]]:
         """Each kind of refusal reason (figures replaced by #) with how often it occurred."""
@@ -85,11 +114,16 @@ class Report:
         self.refusals.to_csv(refused_path, index=False, float_format="%.2f", lineterminator="\n")
         payload = {
             "commission_rate": self.commission_rate,
-            "markets": self.summary.to_dict(orient="records"),
+            "markets": [_nulls(row) for row in self.summary.to_dict(orient="records")],
             "totals": self.totals,
+            "kill_switch_trips": [trip.row() for trip in self.trips],
         }
         summary_path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_plain) + "\n")
         return [orders_path, refused_path, summary_path]
+
+
+def _nulls(row: dict) -> dict:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
 
 
 def _plain(value):
@@ -124,8 +158,36 @@ def _order_row(order, market) -> dict:
     }
 
 
-def build_report(markets, commission_rate: float, refusals: Iterable = ()) -> Report:
-    """Build a report from flumine's markets (each with a blotter) and the refused orders after a run."""
+def settled(market) -> bool:
+    """Whether the market closed and every matched bet in it has been settled."""
+    if not market.closed:
+        return False
+    return all(o.simulated or o.cleared_order is not None for o in market.blotter if o.size_matched > 0)
+
+
+def market_commission(gross: dict[str, float], rate: float) -> dict[str, float]:
+    """Betfair's commission on a market's net winnings, allocated to strategies in proportion to their winnings."""
+    net = sum(gross.values())
+    if net <= 0:
+        return dict.fromkeys(gross, 0.0)
+    total = round(net * rate, 2)
+    winnings = {name: max(value, 0.0) for name, value in gross.items()}
+    won = sum(winnings.values())
+    shares = {name: round(total * value / won, 2) for name, value in winnings.items()}
+    if shares:  # rounding: what is left over goes to the biggest winner, so the shares add up to the charge
+        biggest = max(winnings, key=lambda name: (winnings[name], name))
+        shares[biggest] = round(shares[biggest] + total - sum(shares.values()), 2)
+    return shares
+
+
+def build_report(
+    markets, commission_rate: float, refusals: Iterable = (), strategies: Iterable = (), trips: Iterable = ()
+) -> Report:
+    """A report from flumine's markets (each with a blotter), the refused orders and trips after a run.
+
+    Every market a strategy received is listed, with or without orders; `strategies` are the flumine
+    strategies of the run (their stream ids say which markets each received)."""
+    markets = list(markets)
     rows = [_order_row(order, market) for market in markets for order in market.blotter]
     orders = pd.DataFrame(rows, columns=ORDER_COLUMNS)
     orders = orders.sort_values(
@@ -133,16 +195,39 @@ def build_report(markets, commission_rate: float, refusals: Iterable = ()) -> Re
     ).reset_index(drop=True)
     refused = pd.DataFrame([asdict(r) for r in refusals], columns=REFUSAL_COLUMNS)
     refused_count = refused.groupby(["strategy", "market_id"]).size().to_dict() if not refused.empty else {}
-    keys = sorted(set(orders.groupby(["strategy", "market_id"]).groups) | set(refused_count))
+    by_id = {m.market_id: m for m in markets}
+    keys = set(orders.groupby(["strategy", "market_id"]).groups) | set(refused_count)
+    for strategy in strategies:
+        ids = set(strategy.stream_ids)
+        keys |= {
+            (strategy.name, m.market_id) for m in markets if m.market_book and m.market_book.streaming_unique_id in ids
+        }
+    keys = sorted(k for k in keys if k[1] in by_id)
+    empty = orders.iloc[0:0]
+    groups = {key: frame for key, frame in orders.groupby(["strategy", "market_id"])}
+    gross = {key: round(float(groups.get(key, empty)["profit"].sum()), 2) for key in keys}
+    per_market: dict[str, dict[str, float]] = {}
+    for name, market_id in keys:
+        per_market.setdefault(market_id, {})[name] = gross[(name, market_id)]
+    commission = {
+        (name, market_id): value
+        for market_id, here in per_market.items()
+        if settled(by_id[market_id])
+        for name, value in market_commission(here, commission_rate).items()
+    }
     summary_rows = []
     for strategy, market_id in keys:
-        group = orders[(orders["strategy"] == strategy) & (orders["market_id"] == market_id)]
-        gross = round(float(group["profit"].sum()), 2)
-        commission = round(max(gross, 0.0) * commission_rate, 2)
+        market = by_id[market_id]
+        group = groups.get((strategy, market_id), empty)
+        done = settled(market)
+        own = [o for o in market.blotter if o.trade.strategy.name == strategy]
         summary_rows.append(
             {
                 "strategy": strategy,
                 "market_id": market_id,
+                "event_id": market.event_id,
+                "market_type": market.market_type,
+                "settled": done,
                 "orders": int(len(group)),
                 "matched": int((group["size_matched"] > 0).sum()),
                 "lapsed_or_cancelled": int(((group["size_cancelled"] + group["size_lapsed"]) > 0).sum()),
@@ -150,14 +235,24 @@ def build_report(markets, commission_rate: float, refusals: Iterable = ()) -> Re
                 "hedges": int(group["hedge"].sum()),
                 "refused": int(refused_count.get((strategy, market_id), 0)),
                 "matched_stake": round(float(group["size_matched"].sum()), 2),
-                "gross_pnl": gross,
-                "commission": commission,
-                "pnl": round(gross - commission, 2),
+                "gross_pnl": gross[(strategy, market_id)] if done else math.nan,
+                "commission": commission.get((strategy, market_id), 0.0) if done else math.nan,
+                "pnl": round(gross[(strategy, market_id)] - commission.get((strategy, market_id), 0.0), 2)
+                if done
+                else math.nan,
+                "open_exposure": 0.0 if done else round(positions(market, own).exposure, 2),
             }
         )
     summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS)
-    totals = {
-        key: (int(summary[key].sum()) if key in COUNT_COLUMNS else round(float(summary[key].sum()), 2))
-        for key in SUMMARY_COLUMNS[2:]
-    }
-    return Report(orders=orders, refusals=refused, summary=summary, totals=totals, commission_rate=commission_rate)
+    totals = {key: int(summary[key].sum()) for key in COUNT_COLUMNS}
+    totals.update({key: round(float(summary[key].sum(skipna=True)), 2) for key in MONEY_COLUMNS})
+    totals["markets"] = int(summary["market_id"].nunique())
+    totals["unsettled_markets"] = int(summary.loc[~summary["settled"].astype(bool), "market_id"].nunique())
+    return Report(
+        orders=orders,
+        refusals=refused,
+        summary=summary,
+        totals=totals,
+        commission_rate=commission_rate,
+        trips=tuple(trips),
+    )

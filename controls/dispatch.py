@@ -57,6 +57,7 @@ class OrderDispatcher:
         in_play: Callable[[str], bool],
         urgent: Callable[[], bool],
         on_error: Callable[[Exception], None],
+        on_refused: Callable[[object, object, str], None] | None = None,
     ) -> None:
         self.flumine = flumine
         self.clock = clock
@@ -64,6 +65,7 @@ class OrderDispatcher:
         self.in_play = in_play
         self.urgent = urgent
         self.on_error = on_error
+        self.on_refused = on_refused  # (market, order, reason): the strategy is told through its market's notices
         self.calls: list[Call] = []
         self.refusals: list[Refusal] = []
         # market id -> what waits to be sent; insertion order is queue order. A plain attribute, not a
@@ -141,7 +143,7 @@ class OrderDispatcher:
                     if t.place_order(order):
                         accepted += 1
                     else:
-                        self._refused(order)
+                        self._refused(market, order)
         except Exception as exc:
             self._failed(market, exc)
         if accepted:
@@ -151,7 +153,7 @@ class OrderDispatcher:
         self.limiter.record(1)
         self.calls.append(Call(self.clock.now(), market_id, operation, instructions))
 
-    def _refused(self, order) -> None:
+    def _refused(self, market, order) -> None:
         refusal = Refusal(
             at=self.clock.now(),
             market_id=order.market_id,
@@ -164,7 +166,9 @@ class OrderDispatcher:
             reason=order.violation_msg or "refused",
         )
         self.refusals.append(refusal)
-        logger.warning("order refused on %s %s: %s", refusal.market_id, refusal.selection_id, refusal.reason)
+        logger.info("order refused on %s %s: %s", refusal.market_id, refusal.selection_id, refusal.reason)
+        if self.on_refused is not None:
+            self.on_refused(market, order, refusal.reason)
 
     def _failed(self, market, exc: Exception) -> None:
         logger.exception("order path error on market %s", market.market_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flumine.markets.middleware import Middleware
 
@@ -19,7 +20,7 @@ from controls.watchdog import StreamMonitor
 from core.alerts import AlertHook
 from core.clock import Clock, Timers
 from core.config import AppConfig
-from core.marketstate import MarketStates
+from core.marketstate import ON_REFUSED, MarketStates
 from core.positions import Positions, positions, resting
 
 logger = logging.getLogger("paddock.safety")
@@ -58,6 +59,7 @@ class SafetyLayer:
             in_play=tracker.in_play,
             urgent=lambda: self.kill_switch.state is not TradingState.ACTIVE,
             on_error=self.order_path_error,
+            on_refused=lambda market, order, reason: tracker.notify(market, ON_REFUSED, order=order, reason=reason),
         )
         self.hedger = Hedger(config.hedge, clock, self.dispatcher, self.kill_switch)
         self.pnl = DailyPnL(clock)
@@ -77,6 +79,9 @@ class SafetyLayer:
             config.kill_switch.max_daily_drawdown is not None or config.risk.daily_loss_limit is not None
         )
         self._settled: set[str] = set()
+        self.current_event: str | None = None  # set by a backtest, which replays one event group at a time
+        self.trips: list[tuple[str | None, Change]] = []  # every trip, with the event being replayed then
+        self.new_market_listeners: list[Callable[[object], None]] = []
 
     # --- the port strategies trade through (core.ports.OrderPort) ---
 
@@ -168,6 +173,7 @@ class SafetyLayer:
 
     def on_trip(self, change: Change) -> None:
         """Queue a cancel of every unmatched non-hedge order, everywhere (the next flush sends cancels first)."""
+        self.trips.append((self.current_event, change))
         count = 0
         for market in list(self.flumine.markets.markets.values()):
             for order in market.blotter:
@@ -182,6 +188,11 @@ class SafetyMiddleware(Middleware):
 
     def __init__(self, layer: SafetyLayer) -> None:
         self.layer = layer
+
+    def add_market(self, market) -> None:
+        """A market seen for the first time: tell who asked (a backtest starts each event group fresh)."""
+        for listener in self.layer.new_market_listeners:
+            listener(market)
 
     def __call__(self, market) -> None:
         """Run the per-update checks for one market (a few attribute tests when nothing is going on)."""

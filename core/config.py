@@ -79,6 +79,9 @@ class BacktestConfig(Frozen):
 
     paths: tuple[str, ...] = ("recordings",)
     commission: float = Field(default=0.05, ge=0.0, lt=1.0)
+    kill_switch_scope: Literal["event", "run"] = Field(
+        default="event", description="a trip halts the rest of its event group (event) or the rest of the run"
+    )
 
 
 class RiskConfig(Frozen):

@@ -27,8 +27,8 @@ PRE_RACE_HOOK, IN_PLAY_HOOK = "process_pre_race", "process_in_play"
 # so prices of a book that suspends (or closes) the market never drive a decision
 BOOK_HOOKS: dict[tuple[bool, str | None], str] = {(False, "OPEN"): PRE_RACE_HOOK, (True, "OPEN"): IN_PLAY_HOOK}
 
-# hook notices: handled once per market per suspension cascade, delivered by the strategy base
-ON_SUSPENDED, ON_REOPENED = "on_suspended", "on_reopened"
+# hook notices the strategy base delivers: once per market per suspension cascade, and per refused order
+ON_SUSPENDED, ON_REOPENED, ON_REFUSED = "on_suspended", "on_reopened", "on_refused"
 
 
 @dataclass
@@ -104,12 +104,14 @@ class MarketState:
 
 @dataclass(frozen=True)
 class Notice:
-    """A hook the strategies of a market are owed: on_suspended or on_reopened, once per cascade."""
+    """A hook the strategies of a market are owed: on_suspended / on_reopened (once per cascade), on_refused."""
 
     market: object  # the flumine Market
-    hook: str  # ON_SUSPENDED or ON_REOPENED
-    cascade: int
+    hook: str  # ON_SUSPENDED, ON_REOPENED or ON_REFUSED
+    cascade: int = 0
     book: object | None = None  # the book the hook is called with (None: the market's latest)
+    order: object | None = None  # ON_REFUSED: the order a control refused (only its strategy is told)
+    reason: str = ""
 
 
 class MarketStates:
@@ -150,6 +152,6 @@ class MarketStates:
         if state is not None:
             state.close(now)
 
-    def notify(self, market, hook: str, cascade: int, book=None) -> None:
-        """Owe the market's strategies a hook (the suspension cascade calls this; strategies deliver it)."""
-        self.notices.append(Notice(market, hook, cascade, book))
+    def notify(self, market, hook: str, cascade: int = 0, book=None, order=None, reason: str = "") -> None:
+        """Owe the market's strategies a hook (the safety layer calls this; strategies deliver it)."""
+        self.notices.append(Notice(market, hook, cascade, book, order, reason))

@@ -12,7 +12,7 @@ from flumine.markets.market import Market
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.clock import Clock, MarketDataClock
-from core.marketstate import IN_PLAY_HOOK, ON_SUSPENDED, PRE_RACE_HOOK, MarketStates
+from core.marketstate import IN_PLAY_HOOK, ON_REFUSED, ON_SUSPENDED, PRE_RACE_HOOK, MarketStates
 from core.ports import NotAssembled, OrderPort
 from core.positions import Positions, best_prices, close_out_value
 from core.signals import NoSignals, SignalReader
@@ -38,6 +38,9 @@ class StrategyConfig(BaseModel):
         default=None, gt=0, description="in play: hedge a position once it has lost this much (money or ticks)"
     )
     target_unit: Literal["money", "ticks"] = Field(default="money", description="unit of profit_target and stop_loss")
+    refusal_backoff: float = Field(
+        default=30.0, ge=0, description="seconds a runner is left alone after a control refused an order on it"
+    )
 
 
 class ModalStrategy(BaseStrategy):
@@ -73,6 +76,7 @@ class ModalStrategy(BaseStrategy):
         self._in_play_seen: set[str] = set()
         self._closed_seen: set[str] = set()
         self._notices_read = 0
+        self._backoff: dict[tuple[str, int], float] = {}  # (market, selection) -> market time it may retry
 
     # --- hooks a user overrides (no-ops by default) ---
 
@@ -94,6 +98,10 @@ class ModalStrategy(BaseStrategy):
     def on_closed(self, market: Market, market_book: MarketBook) -> None:
         """Called once when the market closes."""
 
+    def on_refused(self, market: Market, order, reason: str) -> None:
+        """Called when a control (kill switch, risk limit, cascade, flumine's own) refused one of this strategy's
+        orders; the runner then counts as refused_recently for refusal_backoff seconds."""
+
     # --- orders: through the safety layer's port (batched, rate-limited, checked when sent) ---
 
     def place_order(self, market: Market, order, decision_price: float | None = None) -> None:
@@ -111,6 +119,11 @@ class ModalStrategy(BaseStrategy):
     def positions(self, market: Market) -> Positions:
         """This strategy's positions in the market."""
         return self.safety.positions(market, self)
+
+    def refused_recently(self, market_id: str, selection_id: int) -> bool:
+        """Whether an order on this runner was refused less than refusal_backoff seconds ago: leave it alone."""
+        until = self._backoff.get((market_id, selection_id))
+        return until is not None and self.clock.now() < until
 
     def seconds_to_start(self, market: Market) -> float | None:
         """Seconds from now (market time, the project clock) to the market's scheduled start; None if unknown.
@@ -164,11 +177,18 @@ class ModalStrategy(BaseStrategy):
             book = notice.book or market.market_book
             if book is None or book.streaming_unique_id not in self.stream_ids:
                 continue
-            if notice.hook == ON_SUSPENDED:
+            if notice.hook == ON_REFUSED:
+                order = notice.order
+                if order.trade.strategy is self:
+                    self._backoff[(market.market_id, order.selection_id)] = (
+                        self.clock.now() + self.config.refusal_backoff
+                    )
+                    self._call(self.on_refused, market, order, notice.reason)
+            elif notice.hook == ON_SUSPENDED:
                 self._call(self.on_suspended, market, book)
             else:
                 held = self.positions(market)
-                self._call(lambda m, b, held=held: self.on_reopened(m, b, held), market, book, "on_reopened")
+                self._call(self.on_reopened, market, book, held)
 
     def process_closed_market(self, market: Market, market_book: MarketBook) -> None:
         """Call on_closed once per market."""
@@ -205,12 +225,11 @@ class ModalStrategy(BaseStrategy):
             return "stop loss"
         return None
 
-    def _call(self, hook, market: Market, market_book: MarketBook, name: str | None = None) -> None:
+    def _call(self, hook, market: Market, *args) -> None:
         try:
-            hook(market, market_book)
+            hook(market, *args)
         except Exception:
             self.hook_errors += 1
-            hook_name = name or hook.__name__
-            logger.exception("strategy %s: %s failed on market %s", self.name, hook_name, market.market_id)
+            logger.exception("strategy %s: %s failed on market %s", self.name, hook.__name__, market.market_id)
             if self.raise_hook_errors:
                 raise

@@ -39,6 +39,8 @@ class WeightOfMoney(ModalStrategy):
                 continue
             if self.get_runner_context(market.market_id, runner.selection_id, runner.handicap).trade_count:
                 continue
+            if self.refused_recently(market.market_id, runner.selection_id):
+                continue  # a control refused us here a moment ago: asking again would only be refused again
             signals = self.signals.runner(market.market_id, runner.selection_id, cfg.window)
             if signals is None or signals.observations < cfg.min_observations:
                 continue

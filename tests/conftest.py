@@ -71,9 +71,8 @@ class Probe(ModalStrategy):
 def write_config(tmp_path: Path, strategies: str, extra: str = "") -> Path:
     """Write a config file with the given [[strategies]] tables."""
     path = tmp_path / "config.toml"
-    path.write_text(
-        f"{extra}\n[backtest]\ncommission = 0.05\n{strategies}\n"
-    )  # extra first: it may hold top-level keys
+    backtest = "" if "[backtest]" in extra else "[backtest]\ncommission = 0.05\n"
+    path.write_text(f"{extra}\n{backtest}{strategies}\n")  # extra first: it may hold top-level keys
     return path
 
 

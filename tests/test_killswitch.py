@@ -22,7 +22,7 @@ from controls.watchdog import monitored_listener
 from core.clock import WallClock
 from core.config import load_config
 from strategies.base import ModalStrategy
-from tests.conftest import SHARED, all_orders, best_back, real, run_strategy, write_config
+from tests.conftest import ROOT, SHARED, all_orders, best_back, real, run_strategy, write_config
 
 SAMPLES = SHARED / "betfair-samples"
 
@@ -301,3 +301,45 @@ def test_stream_silence_trips_heartbeats_keep_it_alive(tmp_path):
     assert layer.kill_switch.state is TradingState.HALTED
     assert layer.kill_switch.history[0].source == "stream"
     assert layer.monitor.statuses and "503" in layer.monitor.statuses[0][2]
+
+
+# --- backtests: a trip halts the rest of its event, not every later recording ---
+
+
+class TripsAtOnce(ModalStrategy):
+    """Trips the switch on its very first book, then asks for one resting order in every market."""
+
+    plugin_name = "trips_at_once"
+
+    def process_pre_race(self, market, market_book) -> None:
+        switch = self.safety.kill_switch
+        if not switch.history:
+            switch.trip("test trip in the first event", source="manual")
+        memo = market.context.setdefault(self.name, {})
+        if memo:
+            return
+        memo["asked"] = True
+        runner = market_book.runners[0]
+        trade = Trade(market.market_id, runner.selection_id, runner.handicap, self)
+        self.place_order(market, trade.create_order(side="BACK", order_type=LimitOrder(1000, 2.0)))
+
+
+@pytest.mark.parametrize("scope", ["event", "run"])
+def test_a_trip_in_one_event_group_does_not_carry_into_the_next_unless_asked(tmp_path, scope):
+    first, second = real("1.197931750.bz2"), ROOT / "recordings" / "race-1.gz"
+    framework = run_strategy(
+        tmp_path, TripsAtOnce, [first, second], extra=f'[backtest]\nkill_switch_scope = "{scope}"\n'
+    )
+    by_event: dict[str, list] = {}
+    for market in framework.flumine.markets:
+        by_event.setdefault(market.event_id, []).extend(market.blotter)
+    assert set(by_event) == {"31389771", "36000001"}
+    assert by_event["31389771"] == []  # refused in the event that tripped
+    if scope == "event":
+        assert len(by_event["36000001"]) == 2  # the next event started fresh: both its markets traded
+    else:
+        assert by_event["36000001"] == []
+    report = framework.report()
+    assert [(t.event_id, t.state, t.source) for t in report.trips] == [("31389771", "HALTED", "manual")]
+    refused = report.summary.groupby("market_id")["refused"].sum()
+    assert refused.sum() == (1 if scope == "event" else 3)

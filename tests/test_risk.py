@@ -143,3 +143,32 @@ def test_each_limit_refuses_the_breaching_order(tmp_path, generated, case):
     report = build_report(framework.flumine.markets, 0.05, refusals)
     assert report.totals["refused"] == len(strategy.bad)
     assert all(reason in r for r in report.refusals["reason"])
+
+
+def test_a_refused_order_reaches_the_strategy_and_the_shipped_strategy_backs_off(tmp_path):
+    from app.assembly import Mode, build
+    from app.plugins import discover
+    from core.config import load_config
+    from tests.conftest import real, write_config
+
+    config = write_config(
+        tmp_path,
+        '[[strategies]]\nname = "weight_of_money"\n[strategies.params]\nmax_order_exposure = 30\n',
+        "[risk]\nmax_stake = 1.5\n",  # every 2.00 order is refused
+    )
+    framework = build(Mode.BACKTEST, load_config(config), paths=[real("SELF-1.181223994.bz2")], registry=discover())
+    told: list[tuple[float, int, str]] = []
+    strategy = framework.strategies[0]
+    strategy.on_refused = lambda market, order, reason: told.append((strategy.clock.now(), order.selection_id, reason))
+    framework.run()
+    refusals = framework.safety.dispatcher.refusals
+    assert refusals and all("above max_stake" in r.reason for r in refusals)
+    # the strategy heard of each refusal, when it happened
+    assert [(t, s) for t, s, _ in told] == [(r.at, r.selection_id) for r in refusals]
+    # and left the runner alone for refusal_backoff (30 s) before asking again
+    last: dict[int, float] = {}
+    for r in refusals:
+        if r.selection_id in last:
+            assert r.at - last[r.selection_id] >= 30.0
+        last[r.selection_id] = r.at
+    assert len(refusals) < 200, "without backing off it asks on every evaluation (every 0.5 s)"
