@@ -27,15 +27,18 @@ def build(
     raise_hook_errors: bool = False,
     environ: Mapping[str, str] | None = None,
     exchange: str | None = None,
+    until_closed: bool = False,
 ) -> Framework:
     """Assemble the framework for a mode; the only place a mode is chosen.
 
-    `exchange` (or `[exchange] url`) points live and paper at a local exchange instead of Betfair."""
+    `exchange` (or `[exchange] url`) points live and paper at a local exchange instead of Betfair;
+    `until_closed` stops them once every market traded has closed and settled and no new one is offered."""
     registry = registry or discover()
     if mode == Mode.BACKTEST:
         return build_backtest(config, registry, paths, raise_hook_errors)
     env = environ if environ is not None else os.environ
-    return build_exchange(mode, config, registry, raise_hook_errors, env, exchange_endpoint(config, exchange))
+    endpoint = exchange_endpoint(config, exchange)
+    return build_exchange(mode, config, registry, raise_hook_errors, env, endpoint, until_closed)
 
 
 def build_recorder(

@@ -91,8 +91,7 @@ def _stop_on_signals(stop) -> None:
             raise SystemExit(128 + signum)
         asked.append(signum)
         print(
-            "stopping: finishing open work (flumine's background workers take up to about 20 s); "
-            "signal again to quit at once",
+            "stopping: finishing open work (a few seconds); signal again to quit at once",
             file=sys.stderr,
             flush=True,
         )
@@ -109,7 +108,13 @@ def _cmd_exchange(mode_name: str):
         from core.config import load_config
 
         config = load_config(args.config)
-        framework = build(Mode(mode_name), config, registry=discover(args.strategies_dir), exchange=args.exchange)
+        framework = build(
+            Mode(mode_name),
+            config,
+            registry=discover(args.strategies_dir),
+            exchange=args.exchange,
+            until_closed=args.until_closed,
+        )
         _stop_on_signals(framework.stop)
         framework.run()
         _finish(framework, args.out)
@@ -238,6 +243,11 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--config", required=True, help="config file")
         sp.add_argument("--exchange", help="URL of a local exchange (python main.py emulate); default: real Betfair")
         sp.add_argument("--out", help="folder for orders.csv and summary.json when stopped")
+        sp.add_argument(
+            "--until-closed",
+            action="store_true",
+            help="stop by itself once every market traded has closed and settled and no new one is offered",
+        )
         sp.set_defaults(func=_cmd_exchange(mode_name))
     rec = sub.add_parser("record", help="record live markets ([record] market_filter) as compressed stream files")
     rec.add_argument("--config", required=True, help="config file")

@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 
-from flumine import Flumine
 from flumine import worker as flumine_worker
 from flumine.events.events import CustomEvent
 from flumine.streams.betfairmarketstream import BetfairMarketStream
@@ -14,7 +13,9 @@ from flumine.worker import BackgroundWorker
 
 from app.framework import Framework, Mode
 from app.plugins import PluginRegistry
+from app.watch import RunWatch
 from app.wiring import add_strategies, assemble
+from app.workers import PaddockFlumine
 from controls.execution import CallLog, LoggedBetfairExecution
 from controls.store import JsonFileStore
 from controls.watchdog import monitored_listener
@@ -30,6 +31,7 @@ MARKET_DATA_FILTER = {
     "fields": ["EX_ALL_OFFERS", "EX_TRADED", "EX_TRADED_VOL", "EX_LTP", "EX_MARKET_DEF", "SP_TRADED", "SP_PROJECTED"]
 }
 SAFETY_TICK = 0.2  # seconds between the layer's timer work when no market data arrives
+WATCH_INTERVAL = 2.0  # seconds between --until-closed checks when no status line is shown
 
 
 def kill_switch_path(config: LoadedConfig, mode: Mode) -> Path:
@@ -44,6 +46,7 @@ def build_exchange(
     raise_hook_errors: bool,
     environ: Mapping[str, str],
     endpoint: ExchangeEndpoint | None,
+    until_closed: bool = False,
 ) -> Framework:
     """Live (real orders) or paper (simulated orders) on the market stream of Betfair or a local exchange."""
     paper_trade = mode == Mode.PAPER
@@ -52,7 +55,7 @@ def build_exchange(
     call_log = CallLog(wall)
     execution = None if paper_trade else partial(LoggedBetfairExecution, call_log=call_log)
     client = betfair_client(environ, endpoint, paper_trade=paper_trade, execution_cls=execution)
-    flumine = Flumine(client=client)
+    flumine = PaddockFlumine(client=client)
 
     def post(fn: Callable[[], None]) -> None:
         """Run fn on flumine's main thread, then end the unit of work as a book does (owed hooks, one flush)."""
@@ -89,6 +92,17 @@ def build_exchange(
         )
     )
     exchange_cfg = config.app.exchange
+    if exchange_cfg.status_interval or until_closed:
+        watch = RunWatch(framework, post, until_closed=until_closed, show=bool(exchange_cfg.status_interval))
+        flumine.add_worker(
+            BackgroundWorker(
+                flumine,
+                function=watch.work,
+                interval=exchange_cfg.status_interval or WATCH_INTERVAL,
+                start_delay=exchange_cfg.status_interval or WATCH_INTERVAL,
+                name="paddock_watch",
+            )
+        )
     flumine.add_worker(
         BackgroundWorker(
             flumine,

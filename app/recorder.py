@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from betfairlightweight.compat import json
-from flumine import BaseStrategy, Flumine
+from flumine import BaseStrategy
 from flumine.baseflumine import BaseFlumine
 from flumine.events.events import TerminationEvent
 from flumine.streams.betfairdatastream import BetfairDataStream
 
 from app.live import MARKET_DATA_FILTER
+from app.workers import PaddockFlumine
 from core.config import LoadedConfig
 from core.exchange import ExchangeEndpoint
 from core.session import betfair_client
@@ -107,7 +108,7 @@ def build_recorder(
 ) -> RecorderRun:
     """Assemble `record`: subscribe to `[record] market_filter` and write one recording per market."""
     client = betfair_client(environ, endpoint, market_recording_mode=True)
-    flumine = Flumine(client=client)
+    flumine = PaddockFlumine(client=client)
     out = Path(out_dir) if out_dir else config.resolve(config.app.record.out)
     stream = BetfairDataStream(
         market_filter=config.app.record.market_filter.streaming(), market_data_filter=MARKET_DATA_FILTER

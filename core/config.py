@@ -47,6 +47,18 @@ class MarketFilterConfig(Frozen):
             and (not self.market_ids or market_id in self.market_ids)
         )
 
+    def rest(self) -> dict:
+        """The same filter as a betting API marketFilter (listMarketCatalogue)."""
+        from betfairlightweight.filters import market_filter
+
+        return market_filter(
+            event_type_ids=list(self.event_type_ids) or None,
+            market_type_codes=list(self.market_types) or None,
+            market_countries=list(self.country_codes) or None,
+            event_ids=list(self.event_ids) or None,
+            market_ids=list(self.market_ids) or None,
+        )
+
     def streaming(self) -> dict:
         """The same filter as a Betfair stream marketFilter."""
         from betfairlightweight.filters import streaming_market_filter
@@ -146,6 +158,9 @@ class ExchangeConfig(Frozen):
     url: str | None = Field(default=None, description="a local exchange (the emulator); absent = real Betfair")
     settle_poll: float = Field(default=60.0, gt=0, description="seconds between cleared-order polls of closed markets")
     session_check: float = Field(default=60.0, gt=0, description="seconds between keepAlive checks of the session")
+    status_interval: float = Field(
+        default=5.0, ge=0, description="seconds between status lines while running (0: none)"
+    )
 
 
 class RecordConfig(Frozen):

@@ -1,0 +1,60 @@
+"""flumine with background workers that stop at once: flumine waits up to 4 s for each sleeping worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flumine import Flumine
+from flumine.worker import BackgroundWorker
+
+logger = logging.getLogger(__name__)
+
+
+class PromptWorker(BackgroundWorker):
+    """flumine's BackgroundWorker whose waits (start delay, interval) end as soon as it is shut down."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._stopped = threading.Event()
+
+    @classmethod
+    def like(cls, worker: BackgroundWorker) -> PromptWorker:
+        """The same work on the same schedule as a flumine worker."""
+        return cls(
+            worker.flumine,
+            function=worker.function,
+            interval=worker.interval,
+            func_args=worker.func_args,
+            func_kwargs=worker.func_kwargs,
+            start_delay=worker.start_delay,
+            context=worker.context,
+            name=worker.name,
+        )
+
+    def run(self) -> None:
+        """Call the function every interval until shut down (as flumine's worker does, with waits that wake)."""
+        if self._stopped.wait(self.start_delay):
+            return
+        self._running = True
+        while self._running:
+            try:
+                self.function(self.context, self.flumine, *self.func_args, **self.func_kwargs)
+            except Exception as exc:  # noqa: BLE001 - as flumine's worker: log and go on
+                logger.error("Error in BackgroundWorker %s: %s", self.name, exc, exc_info=True)
+            if self.interval is None or self._stopped.wait(self.interval):
+                break
+
+    def shutdown(self, timeout: int = 4) -> None:
+        """Wake and stop the worker; wait for a call in progress up to timeout seconds."""
+        self._running = False
+        self._stopped.set()
+        self.join(timeout)
+
+
+class PaddockFlumine(Flumine):
+    """flumine's live framework, whose workers (its own default ones included) stop at once."""
+
+    def add_worker(self, worker: BackgroundWorker) -> None:
+        """Add a worker, made prompt to stop."""
+        super().add_worker(worker if isinstance(worker, PromptWorker) else PromptWorker.like(worker))
