@@ -12,11 +12,13 @@ import requests
 from betfairlightweight import APIClient, BetfairError
 from betfairlightweight.endpoints.streaming import Streaming
 from betfairlightweight.exceptions import APIError, InvalidResponse, LoginError, StatusCodeError
+from betfairlightweight.streaming import StreamListener
 from flumine.clients import BetfairClient
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from core.errorcodes import REFUSED_LOGIN_CODES, SESSION_CODES, first_code, worth_retrying
 from core.errors import ConfigError, CredentialsError
+from core.stoppablestream import StoppableStream
 
 logger = logging.getLogger("paddock.exchange")
 
@@ -53,9 +55,19 @@ class LocalStreaming(Streaming):
         self.host = host
         self.port = port
 
-    def create_stream(self, *args, **kwargs):
-        """A BetfairStream pointed at this host and port."""
-        stream = super().create_stream(*args, **kwargs)
+    def create_stream(
+        self, unique_id: int = 0, listener=None, timeout: float = 64, buffer_size: int = 1024, host: str | None = None
+    ) -> StoppableStream:
+        """A BetfairStream pointed at this host and port, safe to stop from another thread."""
+        stream = StoppableStream(
+            unique_id,
+            listener if listener is not None else StreamListener(),
+            app_key=self.client.app_key,
+            session_token=self.client.session_token,
+            timeout=timeout,
+            buffer_size=buffer_size,
+            host=host,
+        )
         stream.host = self.host
         # betfairlightweight 2.24 keeps the port class-private and the host in a fixed table (DESIGN.md):
         # setting both on the created stream is the documented way to reach a local exchange.
