@@ -43,7 +43,7 @@ def call(exchange: Exchange, operation: str, params: dict) -> dict | list:
         and bool(params.get("customerRef"))
         and not exchange.first_placement(str(params["customerRef"]))
     )
-    time.sleep(delay)
+    exchange.pause(delay)
     if error is not None:
         raise ApingError(error.code)
     if duplicate:

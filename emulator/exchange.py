@@ -114,6 +114,10 @@ class Exchange:
             remaining = (until - self.market_time()) / self.speed
             self._stop.wait(min(max(remaining, 0.001), 0.05))
 
+    def pause(self, seconds: float) -> None:
+        """Sleep, cut short when the exchange stops (a `delay` fault)."""
+        self._stop.wait(seconds)
+
     # --- replay -----------------------------------------------------------------------------------
 
     def _replay(self) -> None:
