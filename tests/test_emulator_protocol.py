@@ -6,14 +6,18 @@ import gzip
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 
 import betfairlightweight
 import pytest
+import requests
 from betfairlightweight.exceptions import BetfairError
 from betfairlightweight.streaming import StreamListener
 
+from core.errors import EmulatorError
 from core.exchange import ExchangeEndpoint, point_at
+from emulator.faults import Fault
 from emulator.server import Emulator
 from tests.conftest import ROOT
 from tests.live_helpers import CREDENTIALS, wait_for
@@ -47,9 +51,13 @@ def emulator(quiet):
 
 @pytest.fixture
 def errors(caplog):
-    """Records logged at ERROR or above while the test runs, from any thread."""
+    """Records logged at ERROR or above while the test runs, by this thread or one started since.
+
+    Threads that were already running belong to earlier tests: flumine's workers and streams of a live
+    run go on for a while after their emulator has stopped, reconnecting and logging that they cannot."""
     caplog.set_level(logging.INFO)
-    return lambda: [r for r in caplog.records if r.levelno >= logging.ERROR]
+    earlier = {t.ident for t in threading.enumerate() if t is not threading.current_thread()}
+    return lambda: [r for r in caplog.records if r.levelno >= logging.ERROR and r.thread not in earlier]
 
 
 def client(emulator: Emulator, certs: Path | None = None) -> betfairlightweight.APIClient:
@@ -122,6 +130,80 @@ def test_login_keep_alive_a_call_and_logout_end_cleanly(emulator, errors):
     assert errors() == []
 
 
+def test_certificate_login_and_logout_end_cleanly(emulator, errors, tmp_path):
+    (tmp_path / "client.crt").write_text("not used over http")
+    (tmp_path / "client.key").write_text("not used over http")
+    trading = client(emulator, certs=tmp_path)
+    assert trading.login().login_status == "SUCCESS"
+    assert trading.account.get_account_details().currency_code == "GBP"
+    assert trading.logout().status == "SUCCESS"
+    assert errors() == []
+
+
+def test_a_batch_gets_its_answers_in_order_and_unknown_paths_a_json_404(emulator):
+    base = emulator.url.split("?")[0]
+    headers = {"X-Application": CREDENTIALS["BETFAIR_APP_KEY"]}
+    body = [{"jsonrpc": "2.0", "method": f"AccountAPING/v1.0/{m}", "id": i} for i, m in enumerate(["a", "b"])]
+    answers = requests.post(f"{base}/exchange/account/json-rpc/v1", json=body, headers=headers, timeout=5).json()
+    assert [a["id"] for a in answers] == [0, 1]
+    assert {a["error"]["data"]["APINGException"]["errorCode"] for a in answers} == {"NO_SESSION"}
+    missing = requests.get(f"{base}/no/such/thing", timeout=5)
+    assert (missing.status_code, missing.json()) == (404, {"error": "no such path /no/such/thing"})
+
+
+def test_a_client_that_hangs_up_before_its_answer_is_one_log_line(emulator, errors, caplog):
+    trading = client(emulator)
+    trading.login_interactive()
+    emulator.exchange.add_faults([Fault(kind="delay", seconds=1.0, operation="getAccountFunds")])
+    with pytest.raises(BetfairError):
+        trading.account.get_account_funds(session=_timing_out(0.2))
+    assert trading.account.get_account_funds().available_to_bet_balance == 10000.0  # not held up by the slow one
+    wait_for(lambda: any("went away" in r.getMessage() for r in caplog.records), 5, "the hang-up to be logged")
+    assert errors() == []
+    assert not any(r.exc_info for r in caplog.records if r.name.startswith(("paddock.emulator", "uvicorn")))
+
+
+def _timing_out(seconds: float) -> requests.Session:
+    session = requests.Session()
+    original = session.request
+    session.request = lambda *args, **kwargs: original(*args, **{**kwargs, "timeout": seconds})
+    return session
+
+
+def test_a_market_stream_gets_its_image_then_heartbeats(emulator, errors):
+    trading = client(emulator)
+    trading.login_interactive()
+    reading = Reading(trading)
+    assert reading.listener.connection_id.startswith("emulator-")
+    sub_id = reading.stream.subscribe_to_markets(
+        market_filter={}, market_data_filter={"fields": ["EX_ALL_OFFERS"]}, heartbeat_ms=100
+    )
+    wait_for(lambda: len(reading.listener.of(sub_id, "HEARTBEAT")) >= 2, 10, "two heartbeats")
+    ours = [m for m in reading.listener.messages if m.get("id") == sub_id]
+    assert ours[0]["op"] == "status" and ours[0]["statusCode"] == "SUCCESS"
+    image = ours[1]
+    assert image["ct"] == "SUB_IMAGE" and image["initialClk"] and image["heartbeatMs"] == 500  # clamped
+    replayed = [m for m in ours if m.get("mc")]
+    assert replayed and all(change["img"] for change in replayed[0]["mc"])  # a market first seen comes whole
+    assert all(m["clk"] and m["pt"] for m in reading.listener.of(sub_id, "HEARTBEAT"))
+    assert reading.stream.listener.stream._caches  # betfairlightweight built its market cache
+    reading.stop()
+    assert trading.logout().status == "SUCCESS"
+    assert errors() == []
+
+
+def test_an_order_stream_gets_its_image(emulator, errors):
+    trading = client(emulator)
+    trading.login_interactive()
+    reading = Reading(trading, unique_id=100)
+    sub_id = reading.stream.subscribe_to_orders(order_filter={"customerStrategyRefs": ["mine"]}, heartbeat_ms=500)
+    wait_for(lambda: reading.listener.of(sub_id, "HEARTBEAT"), 10, "an order-stream heartbeat")
+    image = reading.listener.of(sub_id, "SUB_IMAGE")
+    assert len(image) == 1 and image[0]["op"] == "ocm" and image[0]["oc"] == []
+    reading.stop()
+    assert errors() == []
+
+
 def test_logout_right_after_stopping_a_stream_from_another_thread_is_clean(emulator, errors):
     """flumine stops its streams from its main thread and logs out at once: the logout must not be harmed."""
     trading = client(emulator)
@@ -135,3 +217,26 @@ def test_logout_right_after_stopping_a_stream_from_another_thread_is_clean(emula
         reading.thread.join(timeout=5)
         assert reading.error is None, f"round {round_}: {reading.error}"
     assert errors() == []
+
+
+def test_ports_in_use_are_named_and_stop_is_quick_with_a_slow_call_in_flight(emulator):
+    with pytest.raises(EmulatorError, match=f"{emulator.rest.port} or {emulator.rest.port + 1}"):
+        Emulator([ROOT / "recordings" / "race-1.gz"], port=emulator.rest.port)
+    trading = client(emulator)
+    trading.login_interactive()
+    emulator.exchange.add_faults([Fault(kind="delay", seconds=17, operation="getAccountFunds")])
+    slow = threading.Thread(target=lambda: _ignore(trading.account.get_account_funds), daemon=True)
+    slow.start()
+    wait_for(lambda: emulator.exchange.calls["getAccountFunds"] == 1, 5, "the slow call to arrive")
+    started = time.monotonic()
+    emulator.stop()
+    assert time.monotonic() - started < 1.0
+    slow.join(timeout=5)
+    assert not slow.is_alive()
+
+
+def _ignore(call) -> None:
+    try:
+        call()
+    except BetfairError:
+        pass
