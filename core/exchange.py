@@ -7,8 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from betfairlightweight import APIClient
 from betfairlightweight.endpoints.streaming import Streaming
+from betfairlightweight.streaming import StreamListener
 
 from core.errors import ConfigError
+from core.stoppablestream import StoppableStream
 
 
 @dataclass(frozen=True)
@@ -36,20 +38,33 @@ class ExchangeEndpoint:
 
 
 class LocalStreaming(Streaming):
-    """betfairlightweight's streaming endpoint, connecting to a given host and port."""
+    """betfairlightweight's streaming endpoint making streams that stop safely; to a given host and port if any.
 
-    def __init__(self, parent: APIClient, host: str, port: int) -> None:
+    Used for Betfair too (host None): the stop fix in StoppableStream matters against any exchange."""
+
+    def __init__(self, parent: APIClient, host: str | None = None, port: int | None = None) -> None:
         super().__init__(parent)
         self.host = host
         self.port = port
 
-    def create_stream(self, *args, **kwargs):
-        """A BetfairStream pointed at this host and port."""
-        stream = super().create_stream(*args, **kwargs)
-        stream.host = self.host
-        # betfairlightweight 2.24 keeps the port class-private and the host in a fixed table (DESIGN.md):
-        # setting both on the created stream is the documented way to reach a local exchange.
-        stream._BetfairStream__port = self.port
+    def create_stream(
+        self, unique_id: int = 0, listener=None, timeout: float = 64, buffer_size: int = 1024, host: str | None = None
+    ) -> StoppableStream:
+        """A BetfairStream pointed at this host and port, safe to stop from another thread."""
+        stream = StoppableStream(
+            unique_id,
+            listener if listener is not None else StreamListener(),
+            app_key=self.client.app_key,
+            session_token=self.client.session_token,
+            timeout=timeout,
+            buffer_size=buffer_size,
+            host=host,
+        )
+        if self.host is not None:
+            stream.host = self.host
+            # betfairlightweight 2.24 keeps the port class-private and the host in a fixed table (DESIGN.md):
+            # setting both on the created stream is the documented way to reach a local exchange.
+            stream._BetfairStream__port = self.port
         return stream
 
 

@@ -16,7 +16,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from core.errorcodes import REFUSED_LOGIN_CODES, SESSION_CODES, first_code, worth_retrying
 from core.errors import CredentialsError
-from core.exchange import ExchangeEndpoint, point_at
+from core.exchange import ExchangeEndpoint, LocalStreaming, point_at
 
 logger = logging.getLogger("paddock.exchange")
 
@@ -136,6 +136,8 @@ def betfair_client(
     )
     if endpoint is not None:
         point_at(trading, endpoint)
+    else:
+        trading.streaming = LocalStreaming(trading)  # Betfair's own hosts, with streams that stop safely
     return SessionClient(
         trading,
         paper_trade=paper_trade,

@@ -8,30 +8,18 @@ import secrets
 import threading
 import time
 from collections import Counter
-from typing import Protocol
 
 from core.errors import EmulatorError
 from emulator.book import MarketState
 from emulator.faults import Fault, FaultBook
 from emulator.matching import MatchingEngine
-from emulator.orders import Order
+from emulator.orders import Order, order_changes
 from emulator.replay import Message
+from emulator.subscriber import Subscriber
 
 logger = logging.getLogger("paddock.emulator")
 
 DEDUPE_SECONDS = 60.0  # Betfair refuses a placeOrders whose customerRef it accepted this recently
-
-
-class Subscriber(Protocol):
-    """A stream connection the exchange pushes to."""
-
-    def market_changes(self, exchange: Exchange, changes: list[dict], pt: int, clk: str) -> None: ...
-
-    def order_changes(self, oc: list[dict], pt: int, clk: str) -> None: ...
-
-    def status_503(self, pt: int, clk: str) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class Exchange:
@@ -126,6 +114,10 @@ class Exchange:
             remaining = (until - self.market_time()) / self.speed
             self._stop.wait(min(max(remaining, 0.001), 0.05))
 
+    def pause(self, seconds: float) -> None:
+        """Sleep, cut short when the exchange stops (a `delay` fault)."""
+        self._stop.wait(seconds)
+
     # --- replay -----------------------------------------------------------------------------------
 
     def _replay(self) -> None:
@@ -186,24 +178,8 @@ class Exchange:
 
     def push_orders(self, orders: list[Order]) -> None:
         """Send order changes on every order subscription."""
-        by_market: dict[str, dict[tuple, list[dict]]] = {}
-        for order in orders:
-            by_market.setdefault(order.market_id, {}).setdefault((order.selection_id, order.handicap), []).append(
-                order.uo()
-            )
-        oc = []
-        for market_id, runners in by_market.items():
-            orc = []
-            for (selection_id, handicap), uo in runners.items():
-                entry = {"id": selection_id, "uo": uo}
-                if handicap:
-                    entry["hc"] = handicap
-                orc.append(entry)
-            market_entry = {"id": market_id, "orc": orc}
-            market = self.markets.get(market_id)
-            if market is not None and market.status == "CLOSED":
-                market_entry["closed"] = True
-            oc.append(market_entry)
+        closed = {m for m in {o.market_id for o in orders} if m in self.markets and self.markets[m].status == "CLOSED"}
+        oc = order_changes(orders, closed)
         now, clk = self.now_ms(), self.clk()
         for sub in list(self.subscribers):
             sub.order_changes(oc, now, clk)

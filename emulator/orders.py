@@ -189,3 +189,25 @@ class Order:
             "customerOrderRef": self.rfo,
             "customerStrategyRef": self.rfs,
         }
+
+
+def order_changes(orders: list[Order], closed_markets: set[str]) -> list[dict]:
+    """Orders as the order stream's `oc` entries: by market, then by runner (and handicap)."""
+    by_market: dict[str, dict[tuple, list[dict]]] = {}
+    for order in orders:
+        by_market.setdefault(order.market_id, {}).setdefault((order.selection_id, order.handicap), []).append(
+            order.uo()
+        )
+    oc = []
+    for market_id, runners in by_market.items():
+        orc = []
+        for (selection_id, handicap), uo in runners.items():
+            entry = {"id": selection_id, "uo": uo}
+            if handicap:
+                entry["hc"] = handicap
+            orc.append(entry)
+        market_entry = {"id": market_id, "orc": orc}
+        if market_id in closed_markets:
+            market_entry["closed"] = True
+        oc.append(market_entry)
+    return oc

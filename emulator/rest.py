@@ -1,170 +1,188 @@
-"""The REST side over HTTP: identity (login, certlogin, keepAlive, logout), JSON-RPC, and the emulator's control API."""
+"""The REST side as a Starlette app: identity (login, certlogin, keepAlive, logout), JSON-RPC, the control API.
+
+Every endpoint does its work in the threadpool: betting calls block (in-play bet delay, `delay` faults,
+the exchange lock) and must not hold up other requests or the stream connections on the same loop."""
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from emulator import api
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from emulator import jsonrpc
 from emulator.exchange import Exchange
 from emulator.faults import FaultError, parse_faults
 
 logger = logging.getLogger("paddock.emulator.rest")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: RestServer
-    protocol_version = "HTTP/1.1"
+class JsonAnswer(Response):
+    """A JSON answer, rendered as Python's json.dumps does by default (as the emulator always has)."""
 
-    def log_message(self, fmt: str, *args) -> None:
-        logger.debug("%s " + fmt, self.address_string(), *args)
+    media_type = "application/json"
 
-    def _send(self, body, status: int = 200) -> None:
-        data = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def render(self, content: object) -> bytes:
+        """The body's bytes."""
+        return json.dumps(content).encode("utf-8")
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        """The control API: GET /emulator/state."""
-        if self.path.rstrip("/") == "/emulator/state":
-            self._send(self.server.state())
-        else:
-            self._send({"error": f"no such path {self.path}"}, 404)
+@dataclass(frozen=True)
+class Call:
+    """What an endpoint's work reads from its request."""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        """Identity endpoints, JSON-RPC, and POST /emulator/faults."""
-        path = self.path.split("?", 1)[0].rstrip("/")
-        body = self._body()
-        exchange = self.server.exchange
-        app_key = self.headers.get("X-Application")
-        token = self.headers.get("X-Authentication")
-        if path.endswith("/certlogin"):
-            form = _form(body)
-            session = exchange.login(form.get("username", ""), form.get("password", ""), app_key or "")
-            self._send(
-                {"sessionToken": session, "loginStatus": "SUCCESS"}
-                if session
-                else {"loginStatus": "INVALID_USERNAME_OR_PASSWORD"}
-            )
-        elif path.endswith("/login"):
-            form = _form(body)
-            session = exchange.login(form.get("username", ""), form.get("password", ""), app_key or "")
-            self._send(
-                {
-                    "token": session or "",
-                    "product": app_key,
-                    "status": "SUCCESS" if session else "FAIL",
-                    "error": "" if session else "INVALID_USERNAME_OR_PASSWORD",
-                }
-            )
-        elif path.endswith("/keepAlive"):
-            self._session_reply(token, app_key, exchange.session_error(token, app_key) is None)
-        elif path.endswith("/logout"):
-            self._session_reply(token, app_key, exchange.logout(token))
-        elif path.endswith("/json-rpc/v1"):
-            self._json_rpc(body, token, app_key)
-        elif path == "/emulator/faults":
-            try:
-                faults = parse_faults(json.loads(body or b"[]"), "POST /emulator/faults")
-            except (ValueError, FaultError) as exc:
-                self._send({"error": str(exc)}, 400)
-                return
-            exchange.add_faults(faults)
-            self._send({"added": len(faults)})
-        else:
-            self._send({"error": f"no such path {path}"}, 404)
+    body: bytes
+    app_key: str | None
+    token: str | None
 
-    def _session_reply(self, token: str | None, app_key: str | None, ok: bool) -> None:
-        self._send(
-            {
-                "token": token if ok else "",
-                "product": app_key,
-                "status": "SUCCESS" if ok else "FAIL",
-                "error": "" if ok else "NO_SESSION",
-            }
-        )
 
-    def _json_rpc(self, body: bytes, token: str | None, app_key: str | None) -> None:
-        try:
-            request = json.loads(body)
-        except ValueError:
-            self._send({"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None})
-            return
-        batch = isinstance(request, list)
-        answers = [self._one(r, token, app_key) for r in (request if batch else [request])]
-        self._send(answers if batch else answers[0])
-
-    def _one(self, request: dict, token: str | None, app_key: str | None) -> dict:
-        request_id = request.get("id")
-        operation = str(request.get("method", "")).rsplit("/", 1)[-1]
-        error = self.server.exchange.session_error(token, app_key)
-        try:
-            if error:
-                raise api.ApingError(error)
-            result = api.call(self.server.exchange, operation, request.get("params") or {})
-        except api.ApingError as exc:
-            return {
-                "jsonrpc": "2.0",
-                "error": {
-                    "code": -32099,
-                    "message": "ANGX-0003",
-                    "data": {
-                        "APINGException": {"requestUUID": "emulator", "errorCode": exc.code, "errorDetails": ""},
-                        "exceptionname": "APINGException",
-                    },
-                },
-                "id": request_id,
-            }
-        return {"jsonrpc": "2.0", "result": result, "id": request_id}
+Work = Callable[[Exchange, Call], tuple[object, int]]  # (answer, HTTP status), run in the threadpool
 
 
 def _form(body: bytes) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
 
 
-class RestServer(ThreadingHTTPServer):
-    """HTTP server for the REST API on 127.0.0.1."""
+def certlogin(exchange: Exchange, call: Call) -> tuple[object, int]:
+    """Certificate login (form username/password)."""
+    form = _form(call.body)
+    session = exchange.login(form.get("username", ""), form.get("password", ""), call.app_key or "")
+    return (
+        {"sessionToken": session, "loginStatus": "SUCCESS"}
+        if session
+        else {"loginStatus": "INVALID_USERNAME_OR_PASSWORD"}
+    ), 200
 
-    daemon_threads = True
 
-    def __init__(self, exchange: Exchange, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__((host, port), _Handler)
-        self.exchange = exchange
+def login(exchange: Exchange, call: Call) -> tuple[object, int]:
+    """Interactive login (form username/password)."""
+    form = _form(call.body)
+    session = exchange.login(form.get("username", ""), form.get("password", ""), call.app_key or "")
+    return {
+        "token": session or "",
+        "product": call.app_key,
+        "status": "SUCCESS" if session else "FAIL",
+        "error": "" if session else "INVALID_USERNAME_OR_PASSWORD",
+    }, 200
 
-    @property
-    def port(self) -> int:
-        """The port it listens on."""
-        return self.server_address[1]
 
-    def handle_error(self, request, client_address) -> None:
-        """A client that hung up before its answer (a read timeout) is part of the job; anything else is logged."""
-        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset, ...
-            logger.info("client %s:%s went away before its answer", *client_address)
-            return
-        super().handle_error(request, client_address)
+def _session_reply(call: Call, ok: bool) -> tuple[object, int]:
+    return {
+        "token": call.token if ok else "",
+        "product": call.app_key,
+        "status": "SUCCESS" if ok else "FAIL",
+        "error": "" if ok else "NO_SESSION",
+    }, 200
 
-    def state(self) -> dict:
-        """What the emulator has seen and done, for operators and tests."""
-        ex = self.exchange
-        with ex.lock:
-            return {
-                "started": ex.started,
-                "finished": ex.finished.is_set(),
-                "published": ex.published,
-                "messages": len(ex.messages),
-                "logins": ex.logins,
-                "calls": dict(ex.calls),
-                "subscribers": len(ex.subscribers),
-                "markets": {m.market_id: {"status": m.status, "inPlay": m.in_play} for m in ex.markets.values()},
-                "orders": [o.current() for o in ex.engine.orders.values()],
-            }
+
+def keep_alive(exchange: Exchange, call: Call) -> tuple[object, int]:
+    """keepAlive: SUCCESS while the session is valid."""
+    return _session_reply(call, exchange.session_error(call.token, call.app_key) is None)
+
+
+def logout(exchange: Exchange, call: Call) -> tuple[object, int]:
+    """logout: ends the session (after any `delay` fault armed for operation "logout")."""
+    for fault in exchange.faults.take("logout"):
+        if fault.kind == "delay":
+            exchange.pause(fault.seconds)
+    return _session_reply(call, exchange.logout(call.token))
+
+
+def json_rpc(exchange: Exchange, call: Call) -> tuple[object, int]:
+    """The Betting and Accounts APIs: JSON-RPC, single or batch."""
+    return jsonrpc.answer(exchange, call.body, call.token, call.app_key), 200
+
+
+def add_faults(exchange: Exchange, call: Call) -> tuple[object, int]:
+    """POST /emulator/faults: a JSON list of faults to schedule or arm."""
+    try:
+        faults = parse_faults(json.loads(call.body or b"[]"), "POST /emulator/faults")
+    except (ValueError, FaultError) as exc:
+        return {"error": str(exc)}, 400
+    exchange.add_faults(faults)
+    return {"added": len(faults)}, 200
+
+
+def state(exchange: Exchange, call: Call) -> tuple[object, int]:
+    """GET /emulator/state: what the emulator has seen and done, for operators and tests."""
+    ex = exchange
+    with ex.lock:
+        return {
+            "started": ex.started,
+            "finished": ex.finished.is_set(),
+            "published": ex.published,
+            "messages": len(ex.messages),
+            "logins": ex.logins,
+            "calls": dict(ex.calls),
+            "subscribers": len(ex.subscribers),
+            "markets": {m.market_id: {"status": m.status, "inPlay": m.in_play} for m in ex.markets.values()},
+            "orders": [o.current() for o in ex.engine.orders.values()],
+        }, 200
+
+
+def endpoint(work: Work) -> Callable:
+    """A Starlette endpoint running `work` in the threadpool; a client gone before its answer is one log line."""
+
+    async def run(request: Request) -> Response:
+        call = Call(await request.body(), request.headers.get("X-Application"), request.headers.get("X-Authentication"))
+        answer, status = await run_in_threadpool(work, request.app.state.exchange, call)
+        if await request.is_disconnected():  # e.g. its read timeout passed during a slow call
+            host, port = request.client or ("?", 0)
+            logger.info("client %s:%s went away before its answer to %s", host, port, request.url.path)
+        return JsonAnswer(answer, status)
+
+    return run
+
+
+def _ending(suffix: str, work: Work) -> list[Route]:
+    """POST routes for every path ending in /suffix, whatever comes before (Betfair's hosts differ in prefix)."""
+    run = endpoint(work)
+    return [Route(f"/{suffix}", run, methods=["POST"]), Route(f"/{{prefix:path}}/{suffix}", run, methods=["POST"])]
+
+
+IDENTITY: dict[str, Work] = {"certlogin": certlogin, "login": login, "keepAlive": keep_alive, "logout": logout}
+
+ROUTES = [
+    *[route for name, work in IDENTITY.items() for route in _ending(name, work)],
+    *_ending("json-rpc/v1", json_rpc),
+    Route("/emulator/faults", endpoint(add_faults), methods=["POST"]),
+    Route("/emulator/state", endpoint(state), methods=["GET"]),
+]
+
+
+async def _no_such_path(request: Request, exc: Exception) -> Response:
+    path = request.url.path + (f"?{request.url.query}" if request.method == "GET" and request.url.query else "")
+    return JsonAnswer({"error": f"no such path {path}"}, 404)
+
+
+class _WithoutTrailingSlash:
+    """Match paths without their trailing slashes, as the emulator always has (no redirects)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+        await self.app(scope, receive, send)
+
+
+def build_app(exchange: Exchange) -> Starlette:
+    """The REST API of one emulated exchange; unknown paths and methods get a 404 JSON answer."""
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(_WithoutTrailingSlash)],
+        exception_handlers={404: _no_such_path, 405: _no_such_path},
+    )
+    app.state.exchange = exchange
+    return app

@@ -1,23 +1,26 @@
-"""The Exchange Stream API over TLS: connection, authentication, market and order subscriptions, heartbeats."""
+"""One Exchange Stream API connection: a coroutine reading requests and one writing replies, data and heartbeats.
+
+Every outgoing message goes through the event loop's callback queue (`call_soon_threadsafe`), from the
+connection's own coroutine and from the exchange's threads (replay, REST calls, faults) alike, so messages
+leave in the order they were produced, as with one queue."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
-import queue
-import socket
-import socketserver
 import ssl
-import threading
-from pathlib import Path
 
 from betfairlightweight.compat import json
 
 from emulator.exchange import Exchange
+from emulator.subscriptions import heartbeat_seconds, market_image, market_matches, of_strategies, order_image
 
 logger = logging.getLogger("paddock.emulator.stream")
 CRLF = b"\r\n"
+LINE_LIMIT = 1 << 20  # longest request line read
 _connection_ids = itertools.count(1)
+_CLOSE = object()  # in the outbox: send what came before, then close
 
 
 def encode(message: dict) -> bytes:
@@ -26,30 +29,21 @@ def encode(message: dict) -> bytes:
     return (text.encode("utf-8") if isinstance(text, str) else text) + CRLF
 
 
-def _market_matches(market, market_filter: dict) -> bool:
-    """Betfair's market filter: ids, event ids, event types, market types, countries (empty = all)."""
-    d = market.definition
-    checks = (
-        ("marketIds", market.market_id),
-        ("eventIds", str(d.get("eventId", ""))),
-        ("eventTypeIds", str(d.get("eventTypeId", ""))),
-        ("marketTypes", d.get("marketType")),
-        ("countryCodes", d.get("countryCode")),
-    )
-    for key, value in checks:
-        wanted = market_filter.get(key)
-        if wanted and value not in [str(w) for w in wanted]:
-            return False
-    return True
-
-
 class StreamConnection:
-    """One client connection: reads requests, and a writer thread sends replies, data and heartbeats in order."""
+    """One client connection: requests answered in order, subscriptions, and what the exchange pushes."""
 
-    def __init__(self, sock: socket.socket, exchange: Exchange) -> None:
-        self.sock = sock
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        exchange: Exchange,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
         self.exchange = exchange
-        self.outbox: queue.Queue[dict | None] = queue.Queue()
+        self.loop = loop
+        self.outbox: asyncio.Queue = asyncio.Queue()
         self.authenticated = False
         self.market_sub: int | None = None
         self.market_filter: dict = {}
@@ -58,9 +52,16 @@ class StreamConnection:
         self.strategy_refs: set[str] = set()
         self.heartbeat = 5.0
         self.last_clk = "0"
-        self._closed = threading.Event()
+        self.closed = False
 
-    # --- what the exchange pushes ---------------------------------------------------------------
+    # --- what the exchange pushes (from any thread) -------------------------------------------------
+
+    def _post(self, message) -> None:
+        """Queue a message for the writer, from any thread."""
+        try:
+            self.loop.call_soon_threadsafe(self.outbox.put_nowait, message)
+        except RuntimeError:  # the loop has closed: the emulator is stopping
+            pass
 
     def market_changes(self, exchange: Exchange, changes: list[dict], pt: int, clk: str) -> None:
         """Queue the subscribed part of a market-change message (an image for a market seen for the first time)."""
@@ -69,7 +70,7 @@ class StreamConnection:
         mc = []
         for change in changes:
             market = exchange.markets.get(str(change["id"]))
-            if market is None or not _market_matches(market, self.market_filter):
+            if market is None or not market_matches(market, self.market_filter):
                 continue
             if market.market_id not in self.sent_markets:
                 self.sent_markets.add(market.market_id)
@@ -78,109 +79,87 @@ class StreamConnection:
                 mc.append(change)
         if mc:
             self.last_clk = clk
-            self.outbox.put({"op": "mcm", "id": self.market_sub, "clk": clk, "pt": pt, "mc": mc})
+            self._post({"op": "mcm", "id": self.market_sub, "clk": clk, "pt": pt, "mc": mc})
 
     def order_changes(self, oc: list[dict], pt: int, clk: str) -> None:
         """Queue order changes of the subscribed strategy refs."""
         if self.order_sub is None:
             return
-        if self.strategy_refs:
-            oc = [
-                {**m, "orc": [{**r, "uo": [u for u in r["uo"] if u["rfs"] in self.strategy_refs]} for r in m["orc"]]}
-                for m in oc
-            ]
-            oc = [m for m in oc if any(r["uo"] for r in m["orc"])]
+        oc = of_strategies(oc, self.strategy_refs)
         if oc:
-            self.outbox.put({"op": "ocm", "id": self.order_sub, "clk": clk, "pt": pt, "oc": oc})
+            self._post({"op": "ocm", "id": self.order_sub, "clk": clk, "pt": pt, "oc": oc})
 
     def status_503(self, pt: int, clk: str) -> None:
         """Queue a 503 (data delayed) status on the market subscription."""
         if self.market_sub is not None:
-            self.outbox.put({"op": "mcm", "id": self.market_sub, "clk": clk, "pt": pt, "status": 503})
+            self._post({"op": "mcm", "id": self.market_sub, "clk": clk, "pt": pt, "status": 503})
 
     def close(self) -> None:
-        """Drop the connection."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        self.outbox.put(None)
+        """Drop the connection at once, from any thread."""
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        try:
-            self.sock.close()
-        except OSError:
+            self.loop.call_soon_threadsafe(self.abort)
+        except RuntimeError:
             pass
 
-    # --- the connection's life --------------------------------------------------------------------
+    def abort(self) -> None:
+        """Drop the connection at once; what is still queued is not sent. On the loop."""
+        self.closed = True
+        self.writer.transport.abort()
 
-    def serve(self) -> None:
+    # --- the connection's life (on the loop) ----------------------------------------------------------
+
+    async def serve(self) -> None:
         """Greet, then answer requests until the client or the exchange closes the connection."""
-        writer = threading.Thread(target=self._write, name="emulator-stream-writer", daemon=True)
-        writer.start()
-        self.outbox.put({"op": "connection", "connectionId": f"emulator-{next(_connection_ids):06d}"})
-        buffer = b""
+        writing = asyncio.create_task(self._write())
+        self._post({"op": "connection", "connectionId": f"emulator-{next(_connection_ids):06d}"})
         try:
-            while not self._closed.is_set():
-                data = self.sock.recv(65536)
-                if not data:
-                    break
-                buffer += data
-                while CRLF in buffer:
-                    line, buffer = buffer.split(CRLF, 1)
-                    if line.strip():
-                        self._request(line)
-        except (OSError, ssl.SSLError):
-            pass
+            while not self.closed:
+                line = await self.reader.readuntil(CRLF)
+                if line.strip():
+                    self._request(line[: -len(CRLF)])
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ssl.SSLError, OSError):
+            pass  # the client went away or sent garbage: as when it hangs up
         finally:
             self.exchange.unsubscribe(self)
-            self.close()
-            writer.join(timeout=2)
+            self.abort()
+            writing.cancel()
+            try:
+                await writing
+            except asyncio.CancelledError:
+                pass
 
-    def _write(self) -> None:
-        while True:
-            try:
-                message = self.outbox.get(timeout=self.heartbeat)
-            except queue.Empty:
-                message = self._heartbeat()
-                if message is None:
-                    continue
-            if message is None:
-                return
-            try:
-                self.sock.sendall(encode(message))
-            except (OSError, ssl.SSLError):
-                self.close()
-                return
+    async def _write(self) -> None:
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(self.outbox.get(), self.heartbeat)
+                except TimeoutError:
+                    message = self._heartbeat()
+                    if message is None:
+                        continue
+                if message is _CLOSE:
+                    self.closed = True
+                    self.writer.close()  # after what was written: the client reads its status first
+                    return
+                self.writer.write(encode(message))
+                await self.writer.drain()
+        except (ConnectionError, ssl.SSLError, OSError):
+            self.abort()
 
     def _heartbeat(self) -> dict | None:
-        if self.market_sub is not None:
-            return {
-                "op": "mcm",
-                "id": self.market_sub,
-                "clk": self.last_clk,
-                "pt": self.exchange.now_ms(),
-                "ct": "HEARTBEAT",
-            }
-        if self.order_sub is not None:
-            return {
-                "op": "ocm",
-                "id": self.order_sub,
-                "clk": self.last_clk,
-                "pt": self.exchange.now_ms(),
-                "ct": "HEARTBEAT",
-            }
-        return None
+        sub_id, op = (self.market_sub, "mcm") if self.market_sub is not None else (self.order_sub, "ocm")
+        if sub_id is None:
+            return None
+        return {"op": op, "id": sub_id, "clk": self.last_clk, "pt": self.exchange.now_ms(), "ct": "HEARTBEAT"}
 
     def _status(self, request_id, code: str = "SUCCESS", error: str | None = None, close: bool = False) -> None:
         message = {"op": "status", "id": request_id, "statusCode": code, "connectionClosed": close}
         if error:
             message["errorCode"] = error
             message["errorMessage"] = error.replace("_", " ").lower()
-        self.outbox.put(message)
+        self._post(message)
         if close:
-            self.outbox.put(None)
+            self._post(_CLOSE)
 
     def _request(self, line: bytes) -> None:
         try:
@@ -201,116 +180,33 @@ class StreamConnection:
                 self._status(request_id)
         elif not self.authenticated:
             self._status(request_id, "FAILURE", "NOT_AUTHORIZED", close=True)
-        elif op == "marketSubscription":
-            self._subscribe_markets(request)
-        elif op == "orderSubscription":
-            self._subscribe_orders(request)
+        elif op in self._SUBSCRIPTIONS:
+            self._SUBSCRIPTIONS[op](self, request)
         else:
             self._status(request_id, "FAILURE", "INVALID_REQUEST")
 
-    def _heartbeat_ms(self, request: dict) -> None:
-        ms = request.get("heartbeatMs") or 5000
-        self.heartbeat = min(max(int(ms), 500), 5000) / 1000.0
-
     def _subscribe_markets(self, request: dict) -> None:
         resubscribe = bool(request.get("initialClk") and request.get("clk"))
-        self._heartbeat_ms(request)
+        self.heartbeat = heartbeat_seconds(request)
         with self.exchange.lock:
             self.market_sub = request.get("id")
             self.market_filter = request.get("marketFilter") or {}
             self._status(self.market_sub)
-            images = [m.image() for m in self.exchange.markets.values() if _market_matches(m, self.market_filter)]
-            self.sent_markets = {m["id"] for m in images}
-            clk = self.exchange.clk()
-            self.last_clk = clk
-            self.outbox.put(
-                {
-                    "op": "mcm",
-                    "id": self.market_sub,
-                    "initialClk": clk,
-                    "clk": clk,
-                    "conflateMs": 0,
-                    "heartbeatMs": int(self.heartbeat * 1000),
-                    "pt": self.exchange.now_ms(),
-                    "ct": "RESUB_DELTA" if resubscribe else "SUB_IMAGE",
-                    "mc": images,
-                }
-            )
+            image = market_image(self.exchange, self.market_sub, self.market_filter, self.heartbeat, resubscribe)
+            self.sent_markets = {m["id"] for m in image["mc"]}
+            self.last_clk = image["clk"]
+            self._post(image)
             self.exchange.subscribe(self)
         self.exchange.start_replay()
 
     def _subscribe_orders(self, request: dict) -> None:
-        self._heartbeat_ms(request)
+        self.heartbeat = heartbeat_seconds(request)
         order_filter = request.get("orderFilter") or {}
         with self.exchange.lock:
             self.order_sub = request.get("id")
             self.strategy_refs = set(order_filter.get("customerStrategyRefs") or ())
             self._status(self.order_sub)
-            orders = [
-                o
-                for o in self.exchange.engine.orders.values()
-                if not o.complete and (not self.strategy_refs or o.rfs in self.strategy_refs)
-            ]
-            oc: dict[str, dict[int, list]] = {}
-            for o in orders:
-                oc.setdefault(o.market_id, {}).setdefault(o.selection_id, []).append(o.uo())
-            clk = self.exchange.clk()
-            self.outbox.put(
-                {
-                    "op": "ocm",
-                    "id": self.order_sub,
-                    "initialClk": clk,
-                    "clk": clk,
-                    "conflateMs": 0,
-                    "heartbeatMs": int(self.heartbeat * 1000),
-                    "pt": self.exchange.now_ms(),
-                    "ct": "SUB_IMAGE",
-                    "oc": [
-                        {"id": mid, "orc": [{"fullImage": True, "id": sid, "uo": uo} for sid, uo in runners.items()]}
-                        for mid, runners in oc.items()
-                    ],
-                }
-            )
+            self._post(order_image(self.exchange, self.order_sub, self.strategy_refs, self.heartbeat))
             self.exchange.subscribe(self)
 
-
-class _Handler(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        exchange: Exchange = self.server.exchange  # type: ignore[attr-defined]
-        if exchange.refusing():
-            return
-        StreamConnection(self.request, exchange).serve()
-
-
-class StreamServer(socketserver.ThreadingTCPServer):
-    """TLS server on 127.0.0.1 speaking the Exchange Stream API."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, exchange: Exchange, cert: Path, key: Path, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__((host, port), _Handler)
-        self.exchange = exchange
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(str(cert), str(key))
-
-    def get_request(self):
-        """Accept and wrap in TLS."""
-        sock, address = super().get_request()
-        sock.settimeout(10)
-        try:
-            tls = self.context.wrap_socket(sock, server_side=True)
-        except (OSError, ssl.SSLError):
-            sock.close()
-            raise
-        tls.settimeout(None)
-        return tls, address
-
-    def handle_error(self, request, client_address) -> None:
-        """A client that vanished is not an error worth a traceback."""
-        logger.debug("stream connection from %s ended with an error", client_address, exc_info=True)
-
-    @property
-    def port(self) -> int:
-        """The port it listens on."""
-        return self.server_address[1]
+    _SUBSCRIPTIONS = {"marketSubscription": _subscribe_markets, "orderSubscription": _subscribe_orders}

@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from emulator.faults import Fault
 from emulator.server import Emulator
 from tests.conftest import ROOT, real
 from tests.live_helpers import CREDENTIALS, wait_for
@@ -24,6 +26,14 @@ name = "weight_of_money"
 [strategies.market_filter]
 event_type_ids = ["4339"]
 """
+
+
+@dataclass
+class Paper:
+    """A `main.py paper` process and the emulator it trades on."""
+
+    proc: subprocess.Popen
+    emulator: Emulator
 
 
 @pytest.fixture
@@ -44,17 +54,19 @@ def paper(tmp_path):
         try:
             wait_for(lambda: emulator.exchange.published > 20 or proc.poll() is not None, 60, "market data to flow")
             assert proc.poll() is None, proc.communicate()[1][-2000:]
-            yield proc
+            yield Paper(proc, emulator)
         finally:
             proc.kill()
             proc.wait()
 
 
 def test_ctrl_c_stops_paper_trading_and_prints_the_report(paper, tmp_path):
-    paper.send_signal(signal.SIGINT)
-    stdout, stderr = paper.communicate(timeout=90)
-    assert paper.returncode == 0, stderr[-2000:]
-    assert "stopping: finishing open work" in stderr
+    asked = time.monotonic()
+    paper.proc.send_signal(signal.SIGINT)
+    stdout, stderr = paper.proc.communicate(timeout=90)
+    assert time.monotonic() - asked < 5  # flumine's workers no longer sleep out their intervals
+    assert paper.proc.returncode == 0, stderr[-2000:]
+    assert "stopping: finishing open work" in stderr and "Traceback" not in stderr
     assert "kill switch: ACTIVE" in stdout
     written = {Path(line.removeprefix("wrote ")).name for line in stdout.splitlines() if line.startswith("wrote ")}
     assert written == {"orders.csv", "refused.csv", "summary.json"}
@@ -62,12 +74,17 @@ def test_ctrl_c_stops_paper_trading_and_prints_the_report(paper, tmp_path):
 
 
 def test_a_second_ctrl_c_quits_at_once(paper):
-    paper.send_signal(signal.SIGINT)
-    time.sleep(1.0)  # the first one is being handled: flumine is shutting its workers down
-    assert paper.poll() is None
+    # a stop that takes long: the exchange answers the logout after 30 s
+    paper.emulator.exchange.add_faults([Fault(kind="delay", operation="logout", seconds=30)])
+    proc = paper.proc
+    proc.send_signal(signal.SIGINT)
+    for line in proc.stderr:  # the first one is being handled
+        if "stopping: finishing open work" in line:
+            break
+    assert proc.poll() is None
     asked = time.monotonic()
-    paper.send_signal(signal.SIGINT)
-    _, stderr = paper.communicate(timeout=30)
-    assert paper.returncode == 128 + signal.SIGINT, stderr[-2000:]
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGINT, stderr[-2000:]
     assert "stopping now, without finishing" in stderr
     assert time.monotonic() - asked < 5

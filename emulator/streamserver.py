@@ -1,0 +1,58 @@
+"""The Exchange Stream API's TLS server on asyncio: one coroutine per connection, refusals after a dropped stream."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from pathlib import Path
+
+from emulator.exchange import Exchange
+from emulator.stream import LINE_LIMIT, StreamConnection
+
+HANDSHAKE_SECONDS = 10.0
+
+
+class StreamServer:
+    """TLS server speaking the Exchange Stream API on a listening socket bound beforehand."""
+
+    def __init__(self, exchange: Exchange, cert: Path, key: Path, sock: socket.socket) -> None:
+        self.exchange = exchange
+        self.sock = sock
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(str(cert), str(key))
+        self.connections: set[StreamConnection] = set()
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return self.sock.getsockname()[1]
+
+    async def start(self) -> None:
+        """Accept connections on the running loop."""
+        self._server = await asyncio.start_server(
+            self._connected, sock=self.sock, ssl=self.context, ssl_handshake_timeout=HANDSHAKE_SECONDS, limit=LINE_LIMIT
+        )
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.exchange.refusing():  # after a drop_stream fault: the client sees the socket close at once
+            writer.transport.abort()
+            return
+        connection = StreamConnection(reader, writer, self.exchange, asyncio.get_running_loop())
+        self.connections.add(connection)
+        try:
+            await connection.serve()
+        finally:
+            self.connections.discard(connection)
+
+    async def stop(self) -> None:
+        """Stop listening and drop every connection."""
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+        else:
+            self.sock.close()
