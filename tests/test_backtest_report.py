@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from app.assembly import Mode, build
 from app.cli import main
 from core.config import load_config
@@ -64,6 +66,7 @@ def test_report_totals_and_commission_follow_from_the_orders(tmp_path, capsys, g
     assert f"{summary['totals']['pnl']:.2f}" in total_line
 
 
+@pytest.mark.slow
 def test_two_backtests_give_identical_report_files(tmp_path, capsys, generated):
     paths = [generated["football"], generated["race"], real("SELF-1.181223994.bz2"), real("SELF-1.181223995.bz2")]
     backtest(tmp_path, capsys, "first", *paths)
@@ -72,6 +75,7 @@ def test_two_backtests_give_identical_report_files(tmp_path, capsys, generated):
         assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes()
 
 
+@pytest.mark.slow
 def test_all_real_recordings_in_one_backtest(tmp_path):
     real("SELF-1.181223994.bz2")
     cfg = write_config(

@@ -17,6 +17,8 @@ from emulator.server import Emulator
 from tests.conftest import ROOT, real
 from tests.live_helpers import CREDENTIALS, wait_for
 
+pytestmark = pytest.mark.slow  # live trading against the emulator: each test waits on a replay
+
 CONFIG = """data_dir = "{data}"
 [exchange]
 settle_poll = 0.5

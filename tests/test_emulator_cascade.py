@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import smart_open
 from flumine.order.order import LimitOrder
 from flumine.order.trade import Trade
@@ -12,6 +13,8 @@ from app.assembly import Mode
 from emulator.server import Emulator
 from strategies.base import ModalStrategy
 from tests.live_helpers import LiveRun, calls, trimmed, wait_for
+
+pytestmark = pytest.mark.slow  # live trading against the emulator: each test waits on a replay
 
 
 class RestAndBack(ModalStrategy):

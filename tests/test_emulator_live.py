@@ -16,6 +16,8 @@ from strategies.base import ModalStrategy
 from tests.conftest import real
 from tests.live_helpers import CREDENTIALS, LiveRun, calls, wait_for
 
+pytestmark = pytest.mark.slow  # live trading against the emulator: each test waits on a replay
+
 GREYHOUNDS = ("1.197931750.bz2", "1.197931751.bz2")  # WIN and PLACE of one race, 323 s, settled
 
 
@@ -107,11 +109,13 @@ def test_a_timeout_report_is_resolved_from_the_order_stream_without_a_duplicate(
 
 
 def test_a_place_resent_after_a_read_timeout_is_refused_as_a_duplicate_and_the_order_kept(tmp_path):
-    # 17 s is past betfairlightweight's 16 s read timeout: flumine re-sends the package with the same
-    # customerRef while the exchange is still working on the first; 6x keeps the race open meanwhile
+    # placeOrders answers after 4 s, past the client's read timeout (betfairlightweight's is 16 s; 3 s here):
+    # flumine re-sends the package with the same customerRef while the exchange is still working on the first
     with Emulator([real(name) for name in GREYHOUNDS], speed=6) as emulator:
-        emulator.exchange.add_faults([Fault(kind="delay", operation="placeOrders", seconds=17)])
-        with LiveRun(tmp_path, Mode.LIVE, BackFavourite, emulator, market_filter='event_type_ids = ["4339"]') as run:
+        emulator.exchange.add_faults([Fault(kind="delay", operation="placeOrders", seconds=4)])
+        run = LiveRun(tmp_path, Mode.LIVE, BackFavourite, emulator, market_filter='event_type_ids = ["4339"]')
+        run.framework.flumine.clients.get_default().betting_client.betting.read_timeout = 3
+        with run:
             wait_for(lambda: len(calls(emulator, "placeOrders")) == 3, 30, "the re-sent package")
             wait_for(lambda: len(run.orders()) == 2 and all(o.bet_id for o in run.orders()), 30, "both bet ids")
         placed = calls(emulator, "placeOrders")

@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from flumine import BaseStrategy, FlumineSimulation, clients
 
 from app.assembly import build_recorder
@@ -19,6 +20,8 @@ from core.recordings import RecordingStream
 from emulator.server import Emulator
 from tests.conftest import ROOT, real
 from tests.live_helpers import CREDENTIALS, wait_for
+
+pytestmark = pytest.mark.slow  # live trading against the emulator: each test waits on a replay
 
 
 class Books(BaseStrategy):
@@ -61,7 +64,7 @@ def _config(tmp_path: Path) -> Path:
 
 def test_a_recording_made_from_the_emulator_backtests_to_the_same_books(tmp_path):
     original = real("1.197931750.bz2")
-    with Emulator([original], speed=25) as emulator:
+    with Emulator([original], speed=80) as emulator:
         run = build_recorder(
             load_config(_config(tmp_path), require_strategies=False),
             out_dir=tmp_path / "out",
