@@ -39,20 +39,25 @@ def of_strategies(oc: list[dict], strategy_refs: set[str]) -> list[dict]:
     return [m for m in oc if any(r["uo"] for r in m["orc"])]
 
 
-def market_image(exchange: Exchange, sub_id: int, market_filter: dict, heartbeat: float, resubscribe: bool) -> dict:
-    """The first mcm of a market subscription: every matching market whole. Call with the exchange locked."""
+def _first(exchange: Exchange, op: str, sub_id: int, heartbeat: float, ct: str) -> dict:
+    """The fields every subscription's first message carries, with a fresh clock."""
     clk = exchange.clk()
     return {
-        "op": "mcm",
+        "op": op,
         "id": sub_id,
         "initialClk": clk,
         "clk": clk,
         "conflateMs": 0,
         "heartbeatMs": int(heartbeat * 1000),
         "pt": exchange.now_ms(),
-        "ct": "RESUB_DELTA" if resubscribe else "SUB_IMAGE",
-        "mc": [m.image() for m in exchange.markets.values() if market_matches(m, market_filter)],
+        "ct": ct,
     }
+
+
+def market_image(exchange: Exchange, sub_id: int, market_filter: dict, heartbeat: float, resubscribe: bool) -> dict:
+    """The first mcm of a market subscription: every matching market whole. Call with the exchange locked."""
+    first = _first(exchange, "mcm", sub_id, heartbeat, "RESUB_DELTA" if resubscribe else "SUB_IMAGE")
+    return first | {"mc": [m.image() for m in exchange.markets.values() if market_matches(m, market_filter)]}
 
 
 def order_image(exchange: Exchange, sub_id: int, strategy_refs: set[str], heartbeat: float) -> dict:
@@ -63,18 +68,9 @@ def order_image(exchange: Exchange, sub_id: int, strategy_refs: set[str], heartb
     oc: dict[str, dict[int, list]] = {}
     for o in orders:
         oc.setdefault(o.market_id, {}).setdefault(o.selection_id, []).append(o.uo())
-    clk = exchange.clk()
-    return {
-        "op": "ocm",
-        "id": sub_id,
-        "initialClk": clk,
-        "clk": clk,
-        "conflateMs": 0,
-        "heartbeatMs": int(heartbeat * 1000),
-        "pt": exchange.now_ms(),
-        "ct": "SUB_IMAGE",
+    return _first(exchange, "ocm", sub_id, heartbeat, "SUB_IMAGE") | {
         "oc": [
             {"id": mid, "orc": [{"fullImage": True, "id": sid, "uo": uo} for sid, uo in runners.items()]}
             for mid, runners in oc.items()
-        ],
+        ]
     }

@@ -55,14 +55,19 @@ label = "layer"
 """
 
 
-def _backtest(tmp_path, strategies: str, paths, cls, extra: str = "") -> dict:
+def _run(tmp_path, strategies: str, paths, cls, extra: str = ""):
+    """A finished backtest of the strategies (a test's class registered as a plugin)."""
     registry = discover()
     registry.register(cls, "tests")
     config = write_config(tmp_path, strategies, extra)
-    out = tmp_path / "out"
     framework = build(Mode.BACKTEST, load_config(config), paths=paths, registry=registry, raise_hook_errors=True)
     framework.run()
-    framework.report().write(out)
+    return framework
+
+
+def _backtest(tmp_path, strategies: str, paths, cls, extra: str = "") -> dict:
+    out = tmp_path / "out"
+    _run(tmp_path, strategies, paths, cls, extra).report().write(out)
     return json.loads((out / "summary.json").read_text())
 
 
@@ -82,12 +87,7 @@ def test_two_strategies_in_one_market_pay_commission_on_its_net_winnings_only(tm
 
 
 def test_every_replayed_market_is_listed_even_without_orders(tmp_path):
-    race = ROOT / "recordings" / "race-1.gz"
-    cfg = write_config(tmp_path, '[[strategies]]\nname = "probe"\n')
-    registry = discover()
-    registry.register(Probe, "tests")
-    framework = build(Mode.BACKTEST, load_config(cfg), paths=[race], registry=registry)
-    framework.run()
+    framework = _run(tmp_path, '[[strategies]]\nname = "probe"\n', [ROOT / "recordings" / "race-1.gz"], Probe)
     report = framework.report()
     assert report.orders.empty
     markets = {m.market_id for m in framework.flumine.markets}
@@ -107,12 +107,7 @@ def _cut(source, target, keep: float) -> None:
 def test_a_market_that_never_settles_says_so_with_its_open_exposure(tmp_path):
     cut = tmp_path / "cut-1.197931750.gz"
     _cut(real("1.197931750.bz2"), cut, 0.8)
-    cfg = write_config(tmp_path, '[[strategies]]\nname = "sided"\nlabel = "backer"\n')
-    registry = discover()
-    registry.register(Sided, "tests")
-    framework = build(Mode.BACKTEST, load_config(cfg), paths=[cut], registry=registry)
-    framework.run()
-    report = framework.report()
+    report = _run(tmp_path, '[[strategies]]\nname = "sided"\nlabel = "backer"\n', [cut], Sided).report()
     (row,) = report.summary.to_dict(orient="records")
     assert row["settled"] is False and row["matched_stake"] > 0
     assert row["pnl"] != row["pnl"]  # NaN: not 0.00, there is no P&L yet
