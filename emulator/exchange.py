@@ -156,7 +156,7 @@ class Exchange:
             for batch in self._faulty(changes):
                 clk = self.clk()
                 for sub in list(self.subscribers):
-                    sub.market_changes(self, batch, now, clk)
+                    sub.market_changes(batch, now, clk)
             if changed_orders:
                 self.push_orders(changed_orders)
             self.changed.notify_all()

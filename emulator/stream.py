@@ -63,13 +63,13 @@ class StreamConnection:
         except RuntimeError:  # the loop has closed: the emulator is stopping
             pass
 
-    def market_changes(self, exchange: Exchange, changes: list[dict], pt: int, clk: str) -> None:
+    def market_changes(self, changes: list[dict], pt: int, clk: str) -> None:
         """Queue the subscribed part of a market-change message (an image for a market seen for the first time)."""
         if self.market_sub is None:
             return
         mc = []
         for change in changes:
-            market = exchange.markets.get(str(change["id"]))
+            market = self.exchange.markets.get(str(change["id"]))
             if market is None or not market_matches(market, self.market_filter):
                 continue
             if market.market_id not in self.sent_markets:

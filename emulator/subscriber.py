@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from emulator.exchange import Exchange
+from typing import Protocol
 
 
 class Subscriber(Protocol):
     """A stream connection the exchange pushes to."""
 
-    def market_changes(self, exchange: Exchange, changes: list[dict], pt: int, clk: str) -> None: ...
+    def market_changes(self, changes: list[dict], pt: int, clk: str) -> None: ...
 
     def order_changes(self, oc: list[dict], pt: int, clk: str) -> None: ...
 
