@@ -209,9 +209,13 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="main.py", description="Betfair trading bots on flumine: backtest, paper, live.")
     p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    p.add_argument("-v", "--verbose", action="store_true", help="say why strategies skip markets")
     # global options are taken after the subcommand too (`main.py backtest --log-level INFO`)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--log-level", default=argparse.SUPPRESS, help="logging level (default WARNING)")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="say why strategies skip markets"
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_subparser(common))
 
     def with_strategies_dir(sp):
@@ -283,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --log-level {args.log_level!r} is not a logging level", file=sys.stderr)
         return 2
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose:
+        logging.getLogger("paddock.skips").setLevel(logging.INFO)
     try:
         return args.func(args)
     except UserError as exc:

@@ -19,6 +19,7 @@ from core.signals import NoSignals, SignalReader
 from core.ticks import tick_moves
 
 logger = logging.getLogger(__name__)
+skips = logging.getLogger("paddock.skips")  # why strategies leave markets alone: `main.py -v`
 
 
 class StrategyConfig(BaseModel):
@@ -76,6 +77,7 @@ class ModalStrategy(BaseStrategy):
         self._in_play_seen: set[str] = set()
         self._closed_seen: set[str] = set()
         self._notices_read = 0
+        self._skipped: set[tuple[str, str]] = set()
         self._backoff: dict[tuple[str, int], float] = {}  # (market, selection) -> market time it may retry
 
     # --- hooks a user overrides (no-ops by default) ---
@@ -119,6 +121,13 @@ class ModalStrategy(BaseStrategy):
     def positions(self, market: Market) -> Positions:
         """This strategy's positions in the market."""
         return self.safety.positions(market, self)
+
+    def skip(self, market: Market, reason: str) -> None:
+        """Say why this strategy leaves a market alone (logged once per market and reason; `main.py -v` shows it)."""
+        key = (market.market_id, reason)
+        if key not in self._skipped:
+            self._skipped.add(key)
+            skips.info("strategy %s skips market %s for now: %s", self.name, market.market_id, reason)
 
     def refused_recently(self, market_id: str, selection_id: int) -> bool:
         """Whether an order on this runner was refused less than refusal_backoff seconds ago: leave it alone."""

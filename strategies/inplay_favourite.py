@@ -62,6 +62,7 @@ class InPlayFavourite(ModalStrategy):
         favourite = min(runners, key=lambda r: r.ex.available_to_back[0]["price"])
         price = favourite.ex.available_to_back[0]["price"]
         if not cfg.min_price <= price <= cfg.max_price:
+            self.skip(market, f"the favourite's best back is outside {cfg.min_price:g}-{cfg.max_price:g}")
             return
         trade = Trade(market.market_id, favourite.selection_id, favourite.handicap, self)
         order = trade.create_order(side="BACK", order_type=LimitOrder(price, cfg.stake, persistence_type="LAPSE"))

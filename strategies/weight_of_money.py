@@ -33,6 +33,7 @@ class WeightOfMoney(ModalStrategy):
         cfg = self.config
         seconds = self.seconds_to_start(market)
         if seconds is None or seconds > cfg.seconds_before_off:
+            self.skip(market, f"more than seconds_before_off ({cfg.seconds_before_off:g} s) before the off")
             return
         for runner in market_book.runners:
             if runner.status != "ACTIVE":
@@ -43,10 +44,12 @@ class WeightOfMoney(ModalStrategy):
                 continue  # a control refused us here a moment ago: asking again would only be refused again
             signals = self.signals.runner(market.market_id, runner.selection_id, cfg.window)
             if signals is None or signals.observations < cfg.min_observations:
+                self.skip(market, f"fewer than min_observations ({cfg.min_observations}) observations of a runner")
                 continue
             if signals.best_back is None or signals.best_lay is None:
                 continue
             if not cfg.min_price <= signals.best_back <= cfg.max_price:
+                self.skip(market, f"a runner's best back is outside {cfg.min_price:g}-{cfg.max_price:g}")
                 continue
             if signals.weight_of_money >= cfg.threshold and signals.order_flow_imbalance > 0:
                 side, price = "LAY", signals.best_lay

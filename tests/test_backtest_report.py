@@ -126,3 +126,20 @@ def test_global_options_are_taken_after_the_subcommand(tmp_path):
         assert run.returncode == 0, run.stderr[-2000:]
         assert " INFO paddock.cascade: cascade #1" in run.stderr  # INFO lines appear only at --log-level INFO
     assert runs[0].stdout == runs[1].stdout and "TOTAL" in runs[0].stdout
+
+
+def test_verbose_says_why_a_strategy_skips_a_market(capsys, caplog):
+    import logging
+
+    race = ROOT / "recordings" / "race-1.gz"
+    assert main(["backtest", "--no-progress", str(race)]) == 0
+    assert "skips market" not in caplog.text
+    caplog.clear()
+    assert main(["backtest", "--no-progress", "-v", str(race)]) == 0
+    lines = [r.getMessage() for r in caplog.records if r.name == "paddock.skips"]
+    assert (
+        "strategy weight_of_money skips market 1.260000011 for now: more than seconds_before_off (600 s)"
+        in "\n".join(lines)
+    )
+    assert len(lines) == len(set(lines))  # once per market and reason, not on every evaluation
+    logging.getLogger("paddock.skips").setLevel(logging.NOTSET)
