@@ -47,10 +47,11 @@ def build_recorder(
     out_dir: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     exchange: str | None = None,
+    until_closed: bool = False,
 ) -> RecorderRun:
     """Assemble `record`: the market stream of `[record] market_filter`, one recording per market."""
     env = environ if environ is not None else os.environ
-    return _build_recorder(config, exchange_endpoint(config, exchange), env, out_dir)
+    return _build_recorder(config, exchange_endpoint(config, exchange), env, out_dir, until_closed)
 
 
 def exchange_endpoint(config: LoadedConfig, exchange: str | None) -> ExchangeEndpoint | None:

@@ -128,7 +128,7 @@ def _cmd_record(args) -> int:
     from core.config import load_config
 
     config = load_config(args.config, require_strategies=False)
-    run = build_recorder(config, out_dir=args.out, exchange=args.exchange)
+    run = build_recorder(config, out_dir=args.out, exchange=args.exchange, until_closed=args.until_closed)
     _stop_on_signals(run.stop)
     print(f"recording to {run.recorder.out_dir} (Ctrl-C to stop; open markets are finished on the way out)")
     run.run()
@@ -257,6 +257,11 @@ def parser() -> argparse.ArgumentParser:
     rec.add_argument("--config", required=True, help="config file")
     rec.add_argument("--out", help="folder for the recordings (default: [record] out)")
     rec.add_argument("--exchange", help="URL of a local exchange; default: real Betfair")
+    rec.add_argument(
+        "--until-closed",
+        action="store_true",
+        help="stop once every market recorded has closed and no new one is offered",
+    )
     rec.set_defaults(func=_cmd_record)
     em = sub.add_parser("emulate", help="run a local Betfair exchange replaying recordings")
     em.add_argument("paths", nargs="+", help="recording files, directories or globs")

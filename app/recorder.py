@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +15,10 @@ from flumine import BaseStrategy
 from flumine.baseflumine import BaseFlumine
 from flumine.events.events import TerminationEvent
 from flumine.streams.betfairdatastream import BetfairDataStream
+from flumine.worker import BackgroundWorker
 
 from app.live import MARKET_DATA_FILTER
+from app.watch import offers_more
 from app.workers import PaddockFlumine
 from core.config import LoadedConfig
 from core.exchange import ExchangeEndpoint
@@ -78,6 +81,11 @@ class MarketRecorder(BaseStrategy):
         logger.info("recorded %s", final)
         return final
 
+    @property
+    def open_markets(self) -> int:
+        """Markets whose file is still being written."""
+        return len(self._files)
+
     def finish(self, flumine) -> None:
         """On stop (SIGINT/SIGTERM or the end of a run): finish every open market's file."""
         for market_id in list(self._files):
@@ -105,8 +113,11 @@ def build_recorder(
     endpoint: ExchangeEndpoint | None,
     environ: Mapping[str, str],
     out_dir: str | Path | None = None,
+    until_closed: bool = False,
 ) -> RecorderRun:
-    """Assemble `record`: subscribe to `[record] market_filter` and write one recording per market."""
+    """Assemble `record`: subscribe to `[record] market_filter` and write one recording per market.
+
+    With until_closed it stops once every market recorded has closed and the exchange offers no new one."""
     client = betfair_client(environ, endpoint, market_recording_mode=True)
     flumine = PaddockFlumine(client=client)
     out = Path(out_dir) if out_dir else config.resolve(config.app.record.out)
@@ -115,4 +126,17 @@ def build_recorder(
     )
     recorder = MarketRecorder(name="paddock_recorder", streams=[stream], out_dir=out)
     flumine.add_strategy(recorder)
-    return RecorderRun(flumine=flumine, recorder=recorder)
+    run = RecorderRun(flumine=flumine, recorder=recorder)
+    if until_closed:
+        market_filter = config.app.record.market_filter
+
+        def check(*_) -> None:
+            done = {path.name.removesuffix(".gz") for path in recorder.written}
+            if done and not recorder.open_markets and not offers_more(client, [market_filter], done):
+                print("every market recorded has closed and the exchange offers no new one: stopping", file=sys.stderr)
+                run.stop()
+
+        flumine.add_worker(
+            BackgroundWorker(flumine, function=check, interval=2.0, start_delay=2.0, name="paddock_until")
+        )
+    return run

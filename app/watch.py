@@ -66,15 +66,20 @@ class RunWatch:
     def exchange_offers_more(self) -> bool:
         """Whether the exchange lists a market for the strategies' filters that this run has not seen close."""
         closed = {m.market_id for m in self.framework.flumine.markets if m.closed}
-        client = self.framework.flumine.clients.get_default()
-        try:
-            for entry in self.framework.config.app.strategies:
-                catalogues = client.betting_client.betting.list_market_catalogue(
-                    filter=entry.market_filter.rest(), max_results=100
-                )
-                if any(c.market_id not in closed for c in catalogues):
-                    return True
-        except Exception as exc:  # noqa: BLE001 - not knowing means keep running
-            logger.warning("cannot ask the exchange for new markets (%s): running on", exc)
-            return True
-        return False
+        filters = [entry.market_filter for entry in self.framework.config.app.strategies]
+        return offers_more(self.framework.flumine.clients.get_default(), filters, closed)
+
+
+def offers_more(client, filters, done: set[str]) -> bool:
+    """Whether listMarketCatalogue lists, for any of the market filters, a market not in `done`."""
+    try:
+        for market_filter in filters:
+            catalogues = client.betting_client.betting.list_market_catalogue(
+                filter=market_filter.rest(), max_results=100
+            )
+            if any(c.market_id not in done for c in catalogues):
+                return True
+    except Exception as exc:  # noqa: BLE001 - not knowing means keep running
+        logger.warning("cannot ask the exchange for new markets (%s): running on", exc)
+        return True
+    return False
