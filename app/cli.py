@@ -101,7 +101,25 @@ def _stop_on_signals(stop) -> None:
         signal.signal(sig, handler)
 
 
-def _cmd_exchange(mode_name: str):
+def _inherited(framework, config_path, mode_name: str, refuse_halted: bool, start_halted: bool) -> None:
+    """Say what kill-switch state a bot starts with when it is not ACTIVE; refuse a HALTED start unless asked."""
+    switch = framework.safety.kill_switch
+    if switch.state == "ACTIVE":
+        return
+    last = switch.history[-1].as_dict() if switch.history else {"time": "?", "source": "?", "reason": switch.reason}
+    print(
+        f"kill switch is {switch.state}, inherited from the last run: since {last['time']}, by {last['source']}: "
+        f"{last['reason']}\n  reset it with: python main.py kill-switch reset --config {config_path} --mode {mode_name}",
+        file=sys.stderr,
+    )
+    if refuse_halted and switch.state == "HALTED" and not start_halted:
+        raise UserError(
+            "live does not start while the kill switch is HALTED: reset it (above), or pass --start-halted to "
+            "watch and manage open positions without new orders"
+        )
+
+
+def _cmd_exchange(mode_name: str, refuse_halted: bool):
     def run(args) -> int:
         from app.assembly import Mode, build
         from app.plugins import discover
@@ -115,6 +133,7 @@ def _cmd_exchange(mode_name: str):
             exchange=args.exchange,
             until_closed=args.until_closed,
         )
+        _inherited(framework, config.path, mode_name, refuse_halted, getattr(args, "start_halted", False))
         _stop_on_signals(framework.stop)
         framework.run()
         _finish(framework, args.out)
@@ -174,13 +193,18 @@ def _cmd_kill_switch(args) -> int:
     from app.assembly import Mode, kill_switch_path
     from controls.killswitch import KillSwitch
     from controls.store import JsonFileStore
-    from core.alerts import alerts_from
+    from core.alerts import LogAlerts, alerts_from
     from core.clock import WallClock
     from core.config import load_config
 
     config = load_config(args.config)
     path = kill_switch_path(config, Mode(args.mode))
-    switch = KillSwitch(WallClock(), JsonFileStore(path), alerts_from(os.environ))
+    alerts = alerts_from(os.environ) if args.action == "trip" else LogAlerts()  # `status` pages nobody
+    switch = KillSwitch(WallClock(), JsonFileStore(path), alerts)
+    if switch.damage:
+        print(f"kill switch state file {path} cannot be read: {switch.damage}; it counts as HALTED")
+        if args.action == "reset":
+            print("reset: the damaged file is kept beside it and a new one written")
     if args.action == "trip":
         if not switch.trip(args.reason or "tripped by hand", source="manual"):
             print(f"kill switch already {switch.state}")
@@ -252,7 +276,13 @@ def parser() -> argparse.ArgumentParser:
             action="store_true",
             help="stop by itself once every market traded has closed and settled and no new one is offered",
         )
-        sp.set_defaults(func=_cmd_exchange(mode_name))
+        if mode_name == "live":
+            sp.add_argument(
+                "--start-halted",
+                action="store_true",
+                help="start although the kill switch is HALTED (no new orders; cancels and hedges still pass)",
+            )
+        sp.set_defaults(func=_cmd_exchange(mode_name, refuse_halted=mode_name == "live"))
     rec = sub.add_parser("record", help="record live markets ([record] market_filter) as compressed stream files")
     rec.add_argument("--config", required=True, help="config file")
     rec.add_argument("--out", help="folder for the recordings (default: [record] out)")

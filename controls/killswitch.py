@@ -15,6 +15,7 @@ from flumine.order.orderpackage import OrderPackageType
 from controls.store import MemoryStore, StateStore
 from core.alerts import AlertHook, LogAlerts
 from core.clock import Clock
+from core.errors import UserError
 from core.positions import is_hedge, positions, reduces_exposure
 
 logger = logging.getLogger("paddock.killswitch")
@@ -63,14 +64,33 @@ class KillSwitch:
         self._listeners: list[Callable[[Change], None]] = []
         self._state = TradingState.ACTIVE
         self.history: list[Change] = []
+        self.damage: str | None = None  # why the stored state could not be read (the switch is HALTED then)
         self._version: object = None
         self._load()
 
     def _load(self) -> None:
-        data = self.store.load() or {}
-        self._state = TradingState(data.get("state", TradingState.ACTIVE))
-        self.history = [Change.from_dict(d) for d in data.get("history", [])]
-        self._version = self.store.version()
+        version = self.store.version()
+        try:
+            data = self.store.load() or {}
+            state = TradingState(data.get("state", TradingState.ACTIVE))
+            history = [Change.from_dict(d) for d in data.get("history", [])]
+        except Exception as exc:  # noqa: BLE001 - anything that does not read as a state fails closed
+            self._damaged(str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}", version)
+            return
+        self._state, self.history, self._version, self.damage = state, history, version, None
+
+    def _damaged(self, why: str, version: object) -> None:
+        """The stored state is unreadable: HALTED, said once (with an alert) until it changes again."""
+        self._version = version
+        if self.damage == why:
+            return
+        self.damage = why
+        self._state = TradingState.HALTED
+        change = Change(self.clock.now(), "trip", TradingState.HALTED, f"kill switch state unreadable: {why}", "state")
+        self.history = [*self.history, change]
+        logger.error("kill switch HALTED: its stored state cannot be read (%s); `kill-switch reset` rewrites it", why)
+        self.alerts.send("kill switch HALTED", change.reason)
+        self._notify(change)
 
     @property
     def state(self) -> TradingState:
@@ -116,13 +136,18 @@ class KillSwitch:
         return True
 
     def _write(self, change: Change) -> None:
+        if self.damage is not None:  # keep what was found, then start a readable file from what is known
+            kept = self.store.quarantine()
+            logger.warning("kill switch state was unreadable (%s)%s", self.damage, f"; kept as {kept}" if kept else "")
+        known = [c.as_dict() for c in self.history]
+
         def apply(data: dict[str, Any] | None) -> dict[str, Any]:
-            data = data or {}
-            history = list(data.get("history", []))
+            history = list(data.get("history", [])) if data else known
             history.append(change.as_dict())
             return {"state": str(change.state), "history": history}
 
         data = self.store.update(apply)
+        self.damage = None
         self._state = TradingState(data["state"])
         self.history = [Change.from_dict(d) for d in data["history"]]
         self._version = self.store.version()

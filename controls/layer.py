@@ -82,6 +82,7 @@ class SafetyLayer:
         self.current_event: str | None = None  # set by a backtest, which replays one event group at a time
         self.trips: list[tuple[str | None, Change]] = []  # every trip, with the event being replayed then
         self.new_market_listeners: list[Callable[[object], None]] = []
+        self.tick_errors: dict[str, int] = {}  # part of the safety tick -> failures in a row
 
     # --- the port strategies trade through (core.ports.OrderPort) ---
 
@@ -131,13 +132,30 @@ class SafetyLayer:
         self.cascade.tick()
 
     def tick(self) -> None:
-        """Periodic work when no market data arrives (live): switch changes, timers, hedges, settled P&L."""
-        self.kill_switch.refresh()
-        self.check_stream()
-        self.cascade.tick()
+        """Periodic work when no market data arrives (live): switch changes, timers, hedges, settled P&L.
+
+        Each part runs on its own: one that raises is logged (once, then counted) and the others still run."""
+        self._guarded("kill switch refresh", self.kill_switch.refresh)
+        self._guarded("stream watchdog", self.check_stream)
+        self._guarded("cascades", self.cascade.tick)
+        self._guarded("hedges", self._update_hedges)
+        self._guarded("settled P&L", self.pnl.refresh_settled)
+
+    def _update_hedges(self) -> None:
         for market in list(self.flumine.markets.markets.values()):
             self.hedger.update(market)
-        self.pnl.refresh_settled()
+
+    def _guarded(self, part: str, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception:
+            count = self.tick_errors[part] = self.tick_errors.get(part, 0) + 1
+            if count == 1:
+                logger.exception("safety tick: %s failed (the rest of the tick goes on; repeats are counted)", part)
+            return
+        failed = self.tick_errors.pop(part, 0)
+        if failed:
+            logger.error("safety tick: %s works again after failing %s time(s)", part, failed)
 
     # --- triggers ---
 

@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,10 @@ class StateStore(Protocol):
         """A token that changes whenever the stored state changes."""
         ...
 
+    def quarantine(self) -> str | None:
+        """Set an unreadable stored state aside (kept for the operator); returns where, if anywhere."""
+        ...
+
 
 class MemoryStore:
     """State kept in memory only (backtests must not read or leave state behind)."""
@@ -50,6 +55,11 @@ class MemoryStore:
     def version(self) -> object:
         """Counts the updates."""
         return self._version
+
+    def quarantine(self) -> str | None:
+        """Forget the state."""
+        self._data = None
+        return None
 
 
 class JsonFileStore:
@@ -100,6 +110,15 @@ class JsonFileStore:
                 Path(tmp).unlink(missing_ok=True)
                 raise
             return data
+
+    def quarantine(self) -> str | None:
+        """Move the damaged file aside as NAME.damaged-<utc time>; returns its path."""
+        if not self.path.exists():
+            return None
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        kept = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        os.replace(self.path, kept)
+        return str(kept)
 
     def version(self) -> object:
         """The file's modification time and size (None when absent)."""

@@ -343,3 +343,68 @@ def test_a_trip_in_one_event_group_does_not_carry_into_the_next_unless_asked(tmp
     assert [(t.event_id, t.state, t.source) for t in report.trips] == [("31389771", "HALTED", "manual")]
     refused = report.summary.groupby("market_id")["refused"].sum()
     assert refused.sum() == (1 if scope == "event" else 3)
+
+
+# --- a damaged state file fails closed ---
+
+
+def test_garbage_in_the_state_file_while_live_runs_halts_once_and_the_tick_goes_on(tmp_path, caplog):
+    framework = live_framework(tmp_path)
+    layer = framework.safety
+    switch = layer.kill_switch
+    assert switch.state is TradingState.ACTIVE
+    path = tmp_path / "state" / "live" / "killswitch.json"
+    path.write_text("garbage {")
+    for _ in range(5):  # five safety ticks: none raises, one error line, one alert
+        layer.tick()
+    assert switch.state is TradingState.HALTED and switch.damage and "not valid JSON" in switch.reason
+    assert [t for t, _ in switch.alerts.sent] == ["kill switch HALTED"]
+    assert sum("cannot be read" in r.getMessage() for r in caplog.records) == 1
+    assert layer.tick_errors == {}
+    # the CLI works on the damaged file too: trip keeps it HALTED, reset rewrites it and keeps the old one
+    config = tmp_path / "config.toml"
+    assert main(["kill-switch", "trip", "--config", str(config)]) == 0
+    assert main(["kill-switch", "reset", "--config", str(config), "--reason", "checked"]) == 0
+    assert KillSwitch(WallClock(), JsonFileStore(path)).state is TradingState.ACTIVE
+    assert list(path.parent.glob("killswitch.json.damaged-*"))[0].read_text() == "garbage {"
+    layer.tick()
+    assert switch.state is TradingState.ACTIVE and switch.damage is None  # the running bot sees the reset
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"state": "BOGUS", "history": []}',
+        '{"history": [{"action": "trip"}]}',
+        '{"state": "HALTED", "history": 3}',
+        "[]",
+    ],
+)
+def test_a_state_file_with_bad_contents_reads_as_halted_with_one_clear_line(tmp_path, capsys, content):
+    config = write_config(tmp_path, '[[strategies]]\nname = "inplay_favourite"\n', 'data_dir = "state"\n')
+    path = tmp_path / "state" / "live" / "killswitch.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    assert main(["kill-switch", "status", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "cannot be read" in out and "HALTED" in out and "Traceback" not in out
+    assert live_framework(tmp_path).safety.kill_switch.state is TradingState.HALTED
+
+
+def test_live_refuses_to_start_halted_unless_asked_and_says_what_it_inherits(tmp_path, capsys, monkeypatch):
+    for name, value in {"BETFAIR_USERNAME": "u", "BETFAIR_PASSWORD": "p", "BETFAIR_APP_KEY": "k"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("BETFAIR_CERTS", raising=False)
+    config = write_config(tmp_path, '[[strategies]]\nname = "inplay_favourite"\n', 'data_dir = "state"\n')
+    assert main(["kill-switch", "trip", "--config", str(config), "--reason", "exchange went away"]) == 0
+    capsys.readouterr()
+    nowhere = "http://127.0.0.1:9?stream_port=9"  # nothing listens: a start that gets as far as logging in fails there
+    assert main(["live", "--config", str(config), "--exchange", nowhere]) == 2
+    err = capsys.readouterr().err
+    assert "kill switch is HALTED, inherited from the last run" in err and "exchange went away" in err
+    assert f"python main.py kill-switch reset --config {config} --mode live" in err
+    assert "live does not start while the kill switch is HALTED" in err and "--start-halted" in err
+    code = main(["live", "--config", str(config), "--exchange", nowhere, "--start-halted"])
+    err = capsys.readouterr().err
+    assert code == 2 and "inherited from the last run" in err and "does not start" not in err
+    assert "login failed" in err  # it went on to log in
