@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
 from core.errors import UserError
+from core.redact import redactor
+
+SECRET_VARIABLES = ("BETFAIR_USERNAME", "BETFAIR_PASSWORD", "BETFAIR_APP_KEY", "PADDOCK_DB_URL", "SENTRY_DSN")
 
 logger = logging.getLogger("paddock")
 
@@ -188,7 +192,6 @@ def _cmd_emulate(args) -> int:
 
 
 def _cmd_kill_switch(args) -> int:
-    import os
 
     from app.assembly import Mode, kill_switch_path
     from controls.killswitch import KillSwitch
@@ -321,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(level, int):
         print(f"error: --log-level {args.log_level!r} is not a logging level", file=sys.stderr)
         return 2
+    masks = redactor()  # first: no log line, at any level, shows a credential from the environment
+    masks.add(*(os.environ.get(name) for name in SECRET_VARIABLES))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose:
         logging.getLogger("paddock.skips").setLevel(logging.INFO)

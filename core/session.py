@@ -17,6 +17,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from core.errorcodes import REFUSED_LOGIN_CODES, SESSION_CODES, first_code, worth_retrying
 from core.errors import CredentialsError
 from core.exchange import ExchangeEndpoint, LocalStreaming, point_at
+from core.redact import redactor
 
 logger = logging.getLogger("paddock.exchange")
 
@@ -131,9 +132,12 @@ def betfair_client(
     """A flumine Betfair client from environment credentials, pointed at a local exchange when given."""
     creds = credentials_from(environ)
     certs = creds.get(CERTS_VARIABLE)
+    masks = redactor()  # before the client exists: nothing it logs shows a credential or its session token
+    masks.add(creds["BETFAIR_USERNAME"], creds["BETFAIR_PASSWORD"], creds["BETFAIR_APP_KEY"])
     trading = APIClient(
         creds["BETFAIR_USERNAME"], creds["BETFAIR_PASSWORD"], app_key=creds["BETFAIR_APP_KEY"], certs=certs
     )
+    masks.watch(lambda: (trading.session_token,))
     if endpoint is not None:
         point_at(trading, endpoint)
     else:

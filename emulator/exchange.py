@@ -43,6 +43,7 @@ class Exchange:
         self.markets: dict[str, MarketState] = {}
         self.engine = MatchingEngine()
         self.sessions: dict[str, str] = {}  # token -> app key
+        self.issued: list[str] = []  # every session token handed out
         self.logins = 0
         self.calls: Counter[str] = Counter()
         self.requests: list[tuple[float, str, dict]] = []  # (wall time, method, params)
@@ -197,6 +198,7 @@ class Exchange:
         token = secrets.token_hex(16)
         with self.lock:
             self.sessions[token] = app_key
+            self.issued.append(token)
             self.logins += 1
         return token
 
