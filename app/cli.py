@@ -92,7 +92,8 @@ def _stop_on_signals(stop) -> None:
     def handler(signum, _frame) -> None:
         if asked:
             print("stopping now, without finishing", file=sys.stderr, flush=True)
-            raise SystemExit(128 + signum)
+            sys.stdout.flush()
+            os._exit(128 + signum)  # at once: a thread stuck in a call to the exchange must not hold the exit
         asked.append(signum)
         print(
             "stopping: finishing open work (a few seconds); signal again to quit at once",
@@ -137,7 +138,11 @@ def _cmd_exchange(mode_name: str, refuse_halted: bool):
             exchange=args.exchange,
             until_closed=args.until_closed,
         )
-        _inherited(framework, config.path, mode_name, refuse_halted, getattr(args, "start_halted", False))
+        try:
+            _inherited(framework, config.path, mode_name, refuse_halted, getattr(args, "start_halted", False))
+        except UserError:
+            framework.lock.release()  # it never started
+            raise
         _stop_on_signals(framework.stop)
         framework.run()
         _finish(framework, args.out)

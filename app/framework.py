@@ -8,6 +8,7 @@ from enum import StrEnum
 from flumine.baseflumine import BaseFlumine
 from flumine.events.events import TerminationEvent
 
+from app.lock import BotLock
 from app.report import Report, Trip, build_report
 from controls.layer import SafetyLayer
 from core.clock import Clock
@@ -39,6 +40,7 @@ class Framework:
     config: LoadedConfig
     safety: SafetyLayer
     recordings: list[Recording] = field(default_factory=list)
+    lock: BotLock | None = None  # live and paper: this bot's hold on its data directory
 
     def report(self) -> Report:
         """The report of the run so far: every market each strategy received, orders, refusals, trips."""
@@ -56,7 +58,11 @@ class Framework:
 
     def run(self) -> None:
         """Run until the recordings end (backtest) or the process is stopped (live, paper)."""
-        self.flumine.run()
+        try:
+            self.flumine.run()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
     def stop(self) -> None:
         """Ask a running live or paper framework to finish (from any thread or a signal handler)."""

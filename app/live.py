@@ -12,6 +12,7 @@ from flumine.streams.betfairmarketstream import BetfairMarketStream
 from flumine.worker import BackgroundWorker
 
 from app.framework import Framework, Mode
+from app.lock import BotLock
 from app.plugins import PluginRegistry
 from app.watch import RunWatch
 from app.wiring import add_strategies, assemble
@@ -49,6 +50,7 @@ def build_exchange(
     until_closed: bool = False,
 ) -> Framework:
     """Live (real orders) or paper (simulated orders) on the market stream of Betfair or a local exchange."""
+    lock = BotLock(kill_switch_path(config, mode).parent).acquire()  # before anything touches the exchange
     paper_trade = mode == Mode.PAPER
     wall = WallClock()
     clock = LiveMarketClock(wall)  # strategy logic runs on market time, as in a backtest
@@ -63,6 +65,7 @@ def build_exchange(
 
     store = JsonFileStore(kill_switch_path(config, mode))
     framework = assemble(mode, config, flumine, clock, call_log, store, alerts_from(environ), post, wall=wall)
+    framework.lock = lock
     layer = framework.safety
     # on an execution thread: renew the session before flumine retries the call
     call_log.listeners.append(lambda code: code in SESSION_CODES and client.renew_session(code))
