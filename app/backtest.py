@@ -19,7 +19,8 @@ from core.alerts import LogAlerts
 from core.clock import MarketDataClock
 from core.config import LoadedConfig
 from core.errors import RecordingError
-from core.recordings import MarketHeader, Recording, RecordingReader, RecordingStream, read_header, resolve_paths
+from core.recordings import MarketHeader, Recording, read_header, resolve_paths
+from core.replayfile import RecordingReader, RecordingStream
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,29 @@ class MarketStream:
 
 
 def build_backtest(
-    config: LoadedConfig, registry: PluginRegistry, paths: list[str | Path] | None, raise_hook_errors: bool
+    config: LoadedConfig,
+    registry: PluginRegistry,
+    paths: list[str | Path] | None,
+    raise_hook_errors: bool,
+    strict: bool = False,
 ) -> Framework:
-    """A backtest of the configured strategies over the recordings (paths, else `[backtest] paths`)."""
+    """A backtest of the configured strategies over the recordings (paths, else `[backtest] paths`).
+
+    A line that cannot be used is skipped and listed in the report, and a file that cannot be read at all is
+    left out; with strict, the first such line stops the run (RecordingError naming file and line)."""
     raw_paths = list(paths) if paths else [config.resolve(p) for p in config.app.backtest.paths]
-    recordings = [read_header(f) for f in resolve_paths(raw_paths)]
-    market_streams = recording_streams(recordings)
+    recordings, unreadable = [], {}
+    for path in resolve_paths(raw_paths):
+        try:
+            recordings.append(read_header(path))
+        except RecordingError as exc:
+            if strict:
+                raise
+            logger.warning("%s; file left out", exc)
+            unreadable[str(path)] = str(exc)
+    if not recordings:
+        raise RecordingError("no recording could be read:\n" + "\n".join(unreadable.values()))
+    market_streams = recording_streams(recordings, strict)
     clock = MarketDataClock()
     call_log = CallLog(clock)
     client = clients.SimulatedClient(execution_cls=partial(LoggedSimulatedExecution, call_log=call_log))
@@ -56,6 +74,7 @@ def build_backtest(
         competitions,
     )
     framework.recordings = recordings
+    framework.unreadable = unreadable
     boundary = EventBoundary(framework, config.app.backtest.kill_switch_scope)
     framework.safety.new_market_listeners.append(boundary.market_added)
 
@@ -86,7 +105,7 @@ def build_backtest(
     return framework
 
 
-def recording_streams(recordings: list[Recording]) -> list[MarketStream]:
+def recording_streams(recordings: list[Recording], strict: bool = False) -> list[MarketStream]:
     """One stream per market; the markets of one event are replayed together in publish-time order.
 
     Markets of one file that are replayed together share one reader, so the file is read and parsed once."""
@@ -115,7 +134,7 @@ def recording_streams(recordings: list[Recording]) -> list[MarketStream]:
     for recording, header in chosen:
         grouped = per_event[header.event_id] > 1
         key = (recording.path, header.event_id if grouped else header.market_id)
-        reader = readers.get(key) or readers.setdefault(key, RecordingReader(recording.path))
+        reader = readers.get(key) or readers.setdefault(key, RecordingReader(recording.path, strict))
         stream = RecordingStream(
             reader,
             market_id=header.market_id if len(recording.markets) > 1 else None,

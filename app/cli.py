@@ -24,7 +24,9 @@ def _cmd_backtest(args) -> int:
     from core.config import load_config
 
     config = load_config(args.config)
-    framework = build(Mode.BACKTEST, config, paths=args.paths or None, registry=discover(args.strategies_dir))
+    framework = build(
+        Mode.BACKTEST, config, paths=args.paths or None, registry=discover(args.strategies_dir), strict=args.strict
+    )
     if sys.stdout.isatty() and not args.no_progress:
         framework.flumine.add_logging_control(ProgressControl(total_markets=len(framework.flumine.streams)))
     framework.run()
@@ -41,6 +43,10 @@ def _finish(framework, out: str | None) -> None:
         print(f"{unsettled} market(s) not settled: no P&L yet; open exposure {report.totals['open_exposure']:.2f}")
     for reason, count in report.refusal_reasons()[:10]:
         print(f"refused {count}x: {reason}")
+    for path, lines in sorted(report.skipped.items()):
+        first = min(lines)
+        where = "the whole file" if first == 0 else f"{len(lines)} line(s), first line {first}"
+        print(f"skipped in {path}: {where}: {lines[first]}", file=sys.stderr)
     for trip in report.trips:
         event = f" on event {trip.event_id}" if trip.event_id else ""
         print(f"kill switch {trip.state} at {trip.row()['time']}{event} by {trip.source}: {trip.reason}")
@@ -259,6 +265,7 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--config", help="config file (default: config.toml)")
     bt.add_argument("--out", help="folder for orders.csv and summary.json")
     bt.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bt.add_argument("--strict", action="store_true", help="stop at the first bad recording line (default: skip it)")
     bt.set_defaults(func=_cmd_backtest)
 
     st = with_strategies_dir(sub.add_parser("strategies", help="list strategy plugins, their params and load failures"))

@@ -41,6 +41,16 @@ class Framework:
     safety: SafetyLayer
     recordings: list[Recording] = field(default_factory=list)
     lock: BotLock | None = None  # live and paper: this bot's hold on its data directory
+    unreadable: dict[str, str] = field(default_factory=dict)  # backtest: files left out, and why
+
+    def skipped_lines(self) -> dict[str, dict[int, str]]:
+        """Backtest: per recording, the lines left out and why (files that could not be read at all: line 0)."""
+        out: dict[str, dict[int, str]] = {path: {0: why} for path, why in self.unreadable.items()}
+        for stream in self.flumine.streams:
+            reader = getattr(stream, "reader", None)
+            if reader is not None and reader.skipped:
+                out.setdefault(reader.path, {}).update(reader.skipped)
+        return out
 
     def report(self) -> Report:
         """The report of the run so far: every market each strategy received, orders, refusals, trips."""
@@ -54,6 +64,7 @@ class Framework:
             self.safety.dispatcher.refusals,
             self.strategies,
             trips,
+            self.skipped_lines(),
         )
 
     def run(self) -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -86,6 +86,7 @@ class Report:
     totals: dict
     commission_rate: float
     trips: tuple[Trip, ...] = ()
+    skipped: dict[str, dict[int, str]] = field(default_factory=dict)  # recording -> line -> why it was left out
 
     def table(self) -> str:
         """The summary as a printable text table with a totals line (unsettled markets say so)."""
@@ -117,6 +118,10 @@ class Report:
             "markets": [_nulls(row) for row in self.summary.to_dict(orient="records")],
             "totals": self.totals,
             "kill_switch_trips": [trip.row() for trip in self.trips],
+            "skipped_lines": {
+                path: [{"line": n, "reason": why} for n, why in sorted(lines.items())]
+                for path, lines in sorted(self.skipped.items())
+            },
         }
         summary_path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_plain) + "\n")
         return [orders_path, refused_path, summary_path]
@@ -181,7 +186,12 @@ def market_commission(gross: dict[str, float], rate: float) -> dict[str, float]:
 
 
 def build_report(
-    markets, commission_rate: float, refusals: Iterable = (), strategies: Iterable = (), trips: Iterable = ()
+    markets,
+    commission_rate: float,
+    refusals: Iterable = (),
+    strategies: Iterable = (),
+    trips: Iterable = (),
+    skipped: dict[str, dict[int, str]] | None = None,
 ) -> Report:
     """A report from flumine's markets (each with a blotter), the refused orders and trips after a run.
 
@@ -255,4 +265,5 @@ def build_report(
         totals=totals,
         commission_rate=commission_rate,
         trips=tuple(trips),
+        skipped=dict(skipped or {}),
     )

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from app.assembly import Mode, build  # noqa: E402
 from app.scenarios.generate import generate  # noqa: E402
 from core.config import load_config  # noqa: E402
-from core.recordings import RecordingReader  # noqa: E402
+from core.replayfile import RecordingReader  # noqa: E402
 
 CONFIG = """
 [[strategies]]

@@ -93,12 +93,12 @@ def test_glob_matching_nothing(tmp_path, capsys):
     ("line", "expected"),
     [("{not json", "not a JSON stream message"), ('{"op":"mcm","mc":[]}', "no publish time")],
 )
-def test_bad_recording_line_names_file_and_line(tmp_path, capsys, line, expected):
+def test_bad_recording_line_names_file_and_line_and_strict_stops_there(tmp_path, capsys, line, expected):
     lines = gzip.decompress((ROOT / "recordings" / "race-1.gz").read_bytes()).decode().splitlines()
     lines.insert(5, line)
     bad = tmp_path / "bad-race.bz2"
     bad.write_bytes(bz2.compress(("\n".join(lines) + "\n").encode()))
-    code, _, err = run_cli(capsys, "backtest", "--no-progress", str(bad))
+    code, _, err = run_cli(capsys, "backtest", "--no-progress", "--strict", str(bad))
     assert_one_error(code, err, f"{bad}:6", expected)
 
 
