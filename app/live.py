@@ -17,6 +17,7 @@ from app.plugins import PluginRegistry
 from app.watch import RunWatch
 from app.wiring import add_strategies, assemble
 from app.workers import PaddockFlumine
+from controls.daybook import DayBook
 from controls.execution import CallLog, LoggedBetfairExecution
 from controls.store import JsonFileStore
 from controls.watchdog import monitored_listener
@@ -64,7 +65,10 @@ def build_exchange(
         flumine.handler_queue.put(CustomEvent(None, lambda *_: (fn(), driver.after_work())))
 
     store = JsonFileStore(kill_switch_path(config, mode))
-    framework = assemble(mode, config, flumine, clock, call_log, store, alerts_from(environ), post, wall=wall)
+    daybook = DayBook(clock, JsonFileStore(kill_switch_path(config, mode).parent / "daybook.json"))
+    framework = assemble(
+        mode, config, flumine, clock, call_log, store, alerts_from(environ), post, wall=wall, daybook=daybook
+    )
     framework.lock = lock
     layer = framework.safety
     # on an execution thread: renew the session before flumine retries the call

@@ -10,6 +10,7 @@ from flumine.baseflumine import BaseFlumine
 from app.driver import LayerDriver
 from app.framework import Framework, Mode
 from app.plugins import PluginRegistry
+from controls.daybook import DayBook
 from controls.execution import CallLog
 from controls.killswitch import KillSwitchControl
 from controls.layer import SafetyLayer, SafetyMiddleware
@@ -37,12 +38,13 @@ def assemble(
     post: Post,
     competitions: dict[str, str] | None = None,
     wall: Clock | None = None,
+    daybook: DayBook | None = None,
 ) -> Framework:
     """The tracker and the safety layer registered with flumine; strategies are added by add_strategies."""
     timers = Timers(clock)  # deadlines in market time; the tracker runs them as market time reaches them
     tracker = MarketStateTracker(clock, timers)
     flumine.add_market_middleware(tracker)  # the signal buffer is added with the first strategy that uses it
-    layer = SafetyLayer(config.app, flumine, clock, tracker, store, alerts, call_log, timers, wall)
+    layer = SafetyLayer(config.app, flumine, clock, tracker, store, alerts, call_log, timers, wall, daybook)
     call_log.listeners.append(lambda code: post(lambda: layer.exchange_error(code)))  # answers come on other threads
     risk = RiskControl(
         flumine,
@@ -52,6 +54,7 @@ def assemble(
         daily_pnl=layer.pnl.today,
         blocked=layer.cascade.blocked,
         competitions=competitions or {},
+        cooldowns=layer.daybook.cooldowns,
     )
     # ours go first, so a refused order names the kill switch or the risk limit rather than a later symptom
     flumine.trading_controls[:0] = [KillSwitchControl(flumine, layer.kill_switch), risk]

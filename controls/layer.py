@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flumine.markets.middleware import Middleware
 
 from controls.cascade import CascadeController
+from controls.daybook import DayBook
 from controls.dispatch import OrderDispatcher
 from controls.execution import CallLog
 from controls.hedger import Hedger
@@ -43,6 +44,7 @@ class SafetyLayer:
         call_log: CallLog,
         timers: Timers,
         wall: Clock | None = None,
+        daybook: DayBook | None = None,
     ) -> None:
         self.config = config
         self.flumine = flumine
@@ -62,7 +64,8 @@ class SafetyLayer:
             on_refused=lambda market, order, reason: tracker.notify(market, ON_REFUSED, order=order, reason=reason),
         )
         self.hedger = Hedger(config.hedge, clock, self.dispatcher, self.kill_switch)
-        self.pnl = DailyPnL(clock)
+        self.daybook = daybook or DayBook(clock)  # today's realised P&L and cooldowns, as a restart inherits them
+        self.pnl = DailyPnL(clock, carried=self.daybook.settled)
         self.cascade = CascadeController(
             config.cascade,
             clock,
@@ -74,6 +77,8 @@ class SafetyLayer:
         )
         self.monitor = StreamMonitor(self.wall)
         self.kill_switch.on_trip(self.on_trip)
+        if self.daybook.damage:  # not knowing today's losses is not a state to trade in
+            self.kill_switch.trip(f"today's P&L and cooldowns cannot be read: {self.daybook.damage}", source="state")
         # open positions are revalued on every update only when a limit reads today's P&L (it costs a green-up)
         self.values_positions = (
             config.kill_switch.max_daily_drawdown is not None or config.risk.daily_loss_limit is not None
@@ -127,6 +132,7 @@ class SafetyLayer:
             return
         self._settled.add(market.market_id)
         self.pnl.settle(market)
+        self.daybook.settled = self.pnl.settled_today()
         self.check_drawdown()
         self.hedger.update(market)
         self.cascade.tick()
@@ -140,6 +146,11 @@ class SafetyLayer:
         self._guarded("cascades", self.cascade.tick)
         self._guarded("hedges", self._update_hedges)
         self._guarded("settled P&L", self.pnl.refresh_settled)
+        self._guarded("day book", self._save_day)
+
+    def _save_day(self) -> None:
+        self.daybook.settled = self.pnl.settled_today()
+        self.daybook.save()
 
     def _update_hedges(self) -> None:
         for market in list(self.flumine.markets.markets.values()):

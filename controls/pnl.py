@@ -19,11 +19,14 @@ def _day(epoch: float) -> dt.date:
 class DailyPnL:
     """Keeps the close-out value of each open market and the settled P&L of each UTC day (clock time)."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, carried: dict[str, float] | None = None) -> None:
         self.clock = clock
         self._open: dict[str, float] = {}
         self._closed: dict[dt.date, dict[str, object]] = defaultdict(dict)  # day -> market_id -> market
         self._settled: dict[str, float] = {}
+        # realised before a restart on the day the run started (the day book), by market
+        self.carried = dict(carried or {})
+        self._carried_day = _day(clock.now())
 
     def update(self, market) -> None:
         """Revalue one open market from its latest book (only markets with orders cost anything)."""
@@ -42,6 +45,13 @@ class DailyPnL:
             self._settled[market_id] = sum(order.profit for order in market.blotter)
 
     def today(self) -> float:
-        """Settled P&L of the clock's day plus the close-out value of open positions (commission excluded)."""
-        settled = sum(self._settled[m] for m in self._closed.get(_day(self.clock.now()), {}))
-        return settled + sum(self._open.values())
+        """Settled P&L of the clock's day (this run's, and what a restart carried over) plus the close-out value of
+        open positions (commission excluded)."""
+        return sum(self.settled_today().values()) + sum(self._open.values())
+
+    def settled_today(self) -> dict[str, float]:
+        """Realised P&L of the clock's day per market, with what a restart carried over."""
+        day = _day(self.clock.now())
+        out = dict(self.carried) if day == self._carried_day else {}
+        out.update({m: self._settled[m] for m in self._closed.get(day, {})})
+        return out

@@ -31,6 +31,7 @@ class RiskControl(BaseControl):
         daily_pnl: Callable[[], float],
         blocked: Callable[[str], str | None],
         competitions: dict[str, str] | None = None,
+        cooldowns: dict[tuple[str, int], float] | None = None,
     ) -> None:
         super().__init__(flumine)
         self.config = config
@@ -39,7 +40,7 @@ class RiskControl(BaseControl):
         self.daily_pnl = daily_pnl
         self.blocked = blocked
         self.competitions = competitions if competitions is not None else {}  # market id -> competition (recordings)
-        self._last_order_at: dict[tuple[str, int], float] = {}
+        self._last_order_at = cooldowns if cooldowns is not None else {}  # (market, selection) -> last order
 
     def _validate(self, order, package_type: OrderPackageType) -> None:
         if package_type is not OrderPackageType.PLACE:
