@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -118,51 +119,78 @@ def run_full(paths: list[Path], config_path: Path) -> tuple[float, int]:
     return seconds, sum(state.updates for state in framework.tracker.states.values())
 
 
+VARIANTS = ("bare", "full", "full+controls", "full+signals")
+LABELS = {
+    "bare": "bare flumine, no-op BaseStrategy",
+    "full": "full stack, no-op ModalStrategy",
+    "full+controls": "full stack, every control configured",
+    "full+signals": "full stack + signal buffer observing",
+}
+
+
+def run_variant(name: str, paths: list[Path]) -> tuple[float, int]:
+    """CPU seconds and updates of one variant, in this process."""
+    if name == "bare":
+        return run_bare(paths)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.toml"
+        config.write_text(
+            {
+                "full": '[[strategies]]\nname = "bench_noop"\n',
+                "full+controls": ALL_CONTROLS,
+                "full+signals": '[[strategies]]\nname = "bench_noop_signals"\n',
+            }[name]
+        )
+        return run_full(paths, config)
+
+
+def in_subprocess(name: str, paths: list[Path]) -> float:
+    """Updates per CPU second of one variant run as a whole process of its own."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.backtest_overhead", "--one", name, *map(str, paths)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(out.strip().splitlines()[-1])
+
+
 def main() -> int:
     """Run the benchmark and print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", default=[str(p) for p in DEFAULT_PATHS])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--processes", action="store_true", help="each run a whole process of its own (paired)")
+    parser.add_argument("--one", choices=VARIANTS, help=argparse.SUPPRESS)  # a child of --processes
     args = parser.parse_args()
     paths = resolve_paths(args.paths)
-    with tempfile.TemporaryDirectory() as tmp:
-        plain = Path(tmp) / "plain.toml"
-        plain.write_text('[[strategies]]\nname = "bench_noop"\n')
-        signals = Path(tmp) / "signals.toml"
-        signals.write_text('[[strategies]]\nname = "bench_noop_signals"\n')
-        controls = Path(tmp) / "controls.toml"
-        controls.write_text(ALL_CONTROLS)
-        runners = {
-            "bare": lambda: run_bare(paths),
-            "full": lambda: run_full(paths, plain),
-            "full+controls": lambda: run_full(paths, controls),
-            "full+signals": lambda: run_full(paths, signals),
-        }
-        rates: dict[str, list[float]] = {name: [] for name in runners}
-        names = list(runners)
-        for round_no in range(args.rounds):
-            # rotate the order each round, so no variant always runs right after another
-            shift = round_no % len(names)
-            for name in names[shift:] + names[:shift]:
-                seconds, updates = runners[name]()
+    if args.one:
+        seconds, updates = run_variant(args.one, paths)
+        print(f"{updates / seconds:.1f}")
+        return 0
+    rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    for round_no in range(args.rounds):
+        # rotate the order each round, so no variant always runs right after another
+        shift = round_no % len(VARIANTS)
+        for name in VARIANTS[shift:] + VARIANTS[:shift]:
+            if args.processes:
+                rates[name].append(in_subprocess(name, paths))
+            else:
+                seconds, updates = run_variant(name, paths)
                 rates[name].append(updates / seconds)
-            print(f"round {round_no + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()), flush=True)
-    print(f"files: {', '.join(p.name for p in paths)}")
-    labels = {
-        "bare": "bare flumine, no-op BaseStrategy",
-        "full": "full stack, no-op ModalStrategy",
-        "full+controls": "full stack, every control configured",
-        "full+signals": "full stack + signal buffer observing",
-    }
-    print(f"{'':38}{'best':>12}{'median':>12}  (updates/s over {args.rounds} rounds)")
-    for name, label in labels.items():
+        print(f"round {round_no + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()), flush=True)
+    how = "whole processes, paired and interleaved" if args.processes else "in one process"
+    print(f"files: {', '.join(p.name for p in paths)} ({how})")
+    print(f"{'':38}{'best':>12}{'median':>12}  (updates per CPU second over {args.rounds} rounds)")
+    for name, label in LABELS.items():
         print(f"{label:38}{max(rates[name]):>12,.0f}{statistics.median(rates[name]):>12,.0f}")
-    for name in ("full", "full+controls", "full+signals"):
+    for name in VARIANTS[1:]:
         paired = [r / b for r, b in zip(rates[name], rates["bare"], strict=True)]
         target = "  (target >= 0.95)" if name != "full+signals" else ""
         print(
-            f"ratio {name}/bare: best {max(rates[name]) / max(rates['bare']):.3f}, "
-            f"median of rounds {statistics.median(paired):.3f}{target}"
+            f"ratio {name}/bare: median of rounds {statistics.median(paired):.3f} "
+            f"(spread {min(paired):.3f}-{max(paired):.3f}){target}"
         )
     return 0
 
