@@ -5,6 +5,7 @@ from __future__ import annotations
 from emulator.exchange import Exchange
 from emulator.matching import InstructionError
 from emulator.orders import iso
+from emulator.placement import Placement, delay_of, failure
 
 
 def _report(params: dict, reports: list[dict], report_code: str | None) -> dict:
@@ -21,48 +22,46 @@ def _report(params: dict, reports: list[dict], report_code: str | None) -> dict:
     return out
 
 
-def place_orders(exchange: Exchange, params: dict) -> dict:
-    """placeOrders: LIMIT orders, after the bet delay when in play."""
+def submit_placement(exchange: Exchange, params: dict, arrived_ms: int | None = None) -> Placement | dict:
+    """placeOrders as it arrives: refuse at once what cannot be placed, queue the rest to meet the book.
+
+    arrived_ms: the market ms (replay offset) the request arrived at, before any `delay` fault or lock wait;
+    the orders reach the book place_latency (+ the in-play bet delay) later (placement.py)."""
+    arrived = exchange.clock.offset_ms() if arrived_ms is None else arrived_ms
     market_id = str(params.get("marketId"))
     instructions = params.get("instructions") or []
     with exchange.lock:
         market = exchange.markets.get(market_id)
         if market is None:
             return fail_all(params, instructions, "INVALID_MARKET_ID", "INVALID_MARKET_ID")
-        delay = market.bet_delay
-        suspensions = exchange.suspensions[market_id]
-    if delay:
-        exchange.wait_market_time(exchange.market_time() + delay)
-    with exchange.lock:
-        if delay and exchange.suspensions[market_id] != suspensions:
-            return fail_all(params, instructions, "BET_ACTION_ERROR", "BET_TAKEN_OR_LAPSED")
-        now = exchange.now_ms()
-        reports, changed, report_code = [], [], None
-        for instruction in instructions:
+        delay_ms, passive = delay_of(market)
+        placement = Placement(
+            market_id, instructions, params.get("customerStrategyRef") or "", arrived, delay_ms, passive
+        )
+        for index, instruction in enumerate(instructions):
             try:
-                order, touched = exchange.engine.place(
-                    market, instruction, params.get("customerStrategyRef") or "", now
-                )
+                exchange.engine.validate(market, instruction)
             except InstructionError as exc:
-                report_code = report_code or exc.report_code
-                reports.append({"status": "FAILURE", "errorCode": exc.instruction_code, "instruction": instruction})
-                continue
-            changed.extend(touched)
-            killed = order.time_in_force == "FILL_OR_KILL" and order.size_matched == 0
-            reports.append(
-                {
-                    "status": "SUCCESS",
-                    "instruction": instruction,
-                    "betId": order.bet_id,
-                    "placedDate": iso(order.placed_ms),
-                    "averagePriceMatched": order.average_price,
-                    "sizeMatched": order.size_matched,
-                    "orderStatus": "EXPIRED" if killed else order.status,
-                }
-            )
-        if changed:
-            exchange.push_orders(changed)
-        return _report(params, reports, report_code)
+                placement.report_code = placement.report_code or exc.report_code
+                placement.reports[index] = failure(instruction, exc.instruction_code)
+        if placement.pending():
+            exchange.submit(placement)
+        else:
+            placement.done.set()
+    return placement
+
+
+def answer_placement(exchange: Exchange, params: dict, placement: Placement | dict) -> dict:
+    """placeOrders' answer, once every instruction has reached the book (or was refused)."""
+    if isinstance(placement, dict):
+        return placement
+    exchange.await_placement(placement)
+    return _report(params, [r for r in placement.reports if r is not None], placement.report_code)
+
+
+def place_orders(exchange: Exchange, params: dict) -> dict:
+    """placeOrders: LIMIT orders, on the book place_latency (+ the in-play bet delay) after they arrive."""
+    return answer_placement(exchange, params, submit_placement(exchange, params))
 
 
 def fail_all(params: dict, instructions: list, report_code: str, instruction_code: str) -> dict:
@@ -143,7 +142,8 @@ def replace_orders(exchange: Exchange, params: dict) -> dict:
                     },
                     "customerOrderRef": old.rfo,
                 }
-                new, touched = exchange.engine.place(market, place, old.rfs, now)
+                new = exchange.engine.place(market, place, old.rfs, now)
+                touched = [new]
             except InstructionError as exc:
                 report_code = report_code or exc.report_code
                 reports.append({"status": "FAILURE", "errorCode": exc.instruction_code, "instruction": instruction})

@@ -20,34 +20,24 @@ class RunnerState:
     levels: dict[str, dict[int, tuple[float, float]]] = field(default_factory=lambda: {k: {} for k in LEVEL_LADDERS})
     scalars: dict[str, float] = field(default_factory=dict)
 
-    def apply(self, change: dict, image: bool) -> dict[float, float]:
-        """Apply one rc entry; returns traded volume added per price."""
-        traded: dict[float, float] = {}
-        if image:
-            old_trd = dict(self.prices["trd"])
-            for ladder in self.prices.values():
-                ladder.clear()
-            for ladder in self.levels.values():
-                ladder.clear()
-            self.scalars.clear()
-        else:
-            old_trd = None
+    def clear(self) -> None:
+        """Forget every ladder and scalar (the runner is about to be sent whole)."""
+        for ladder in self.prices.values():
+            ladder.clear()
+        for ladder in self.levels.values():
+            ladder.clear()
+        self.scalars.clear()
+
+    def apply(self, change: dict) -> None:
+        """Apply one rc entry (entries of one runner in one message add up)."""
+        if "trd" in change and not change["trd"]:
+            self.prices["trd"].clear()  # an empty traded ladder clears it, as betfairlightweight reads it
         for key in PRICE_LADDERS:
             for price, size in change.get(key) or ():
-                ladder = self.prices[key]
-                if key == "trd" and old_trd is None:
-                    added = size - ladder.get(price, 0.0)
-                    if added > 0:
-                        traded[price] = added
                 if size == 0:
-                    ladder.pop(price, None)
+                    self.prices[key].pop(price, None)
                 else:
-                    ladder[price] = size
-        if old_trd is not None:
-            for price, size in self.prices["trd"].items():
-                added = size - old_trd.get(price, 0.0)
-                if added > 0:
-                    traded[price] = added
+                    self.prices[key][price] = size
         for key in LEVEL_LADDERS:
             for level, price, size in change.get(key) or ():
                 if size == 0:
@@ -57,7 +47,6 @@ class RunnerState:
         for key in SCALARS:
             if key in change:
                 self.scalars[key] = change[key]
-        return traded
 
     def available(self, key: str) -> dict[float, float]:
         """Offers of one side: 'atb' (backers take these) or 'atl' (layers take these), from either ladder form."""
@@ -111,13 +100,23 @@ class MarketState:
         """The definition's event id."""
         return str(self.definition.get("eventId", ""))
 
-    def runner(self, selection_id: int, handicap: float = 0.0) -> RunnerState:
-        """The runner's state, created empty when first seen."""
+    def runner(self, selection_id: int, handicap: float = 0.0, create: bool = False) -> RunnerState:
+        """The runner's state; an empty one when unknown (kept only with create, as the stream first sends it)."""
         key = (int(selection_id), float(handicap or 0.0))
         state = self.runners.get(key)
         if state is None:
-            state = self.runners[key] = RunnerState(int(selection_id), float(handicap or 0.0))
+            state = RunnerState(int(selection_id), float(handicap or 0.0))
+            if create:
+                self.runners[key] = state
         return state
+
+    def removed(self) -> dict[int, float]:
+        """Removed runners (non-runners) and their adjustment factors (0 when the definition gives none)."""
+        return {
+            int(r["id"]): float(r.get("adjustmentFactor") or 0.0)
+            for r in self.definition.get("runners", ())
+            if r.get("status") == "REMOVED"
+        }
 
     def runner_status(self, selection_id: int) -> str:
         """ACTIVE, WINNER, LOSER, REMOVED ... from the definition."""
@@ -127,23 +126,38 @@ class MarketState:
         return "ACTIVE"
 
     def apply(self, change: dict) -> dict[tuple[int, float], dict[float, float]]:
-        """Apply one mc entry; returns traded volume added per runner and price."""
+        """Apply one mc entry; returns traded volume added per runner and price.
+
+        A full image (img) may send one runner over several rc entries: its ladders are cleared once,
+        at its first entry, and the entries add up."""
         image = bool(change.get("img"))
         if "marketDefinition" in change:
             self.definition = copy.deepcopy(change["marketDefinition"])
+        if image:
+            self.tv = None
         if "tv" in change:
             self.tv = change["tv"]
-        traded = {}
-        seen = set()
+        before: dict[tuple[int, float], dict[float, float]] = {}  # traded ladders before this change
         for rc in change.get("rc") or ():
-            runner = self.runner(rc["id"], rc.get("hc", 0.0))
-            seen.add((runner.selection_id, runner.handicap))
-            added = runner.apply(rc, image)
-            if added:
-                traded[(runner.selection_id, runner.handicap)] = added
+            runner = self.runner(rc["id"], rc.get("hc", 0.0), create=True)
+            key = (runner.selection_id, runner.handicap)
+            if key not in before:
+                before[key] = dict(runner.prices["trd"])
+                if image:
+                    runner.clear()
+            runner.apply(rc)
         if image:
-            for key in [k for k in self.runners if k not in seen]:
+            for key in [k for k in self.runners if k not in before]:
                 del self.runners[key]
+        traded = {}
+        for key, old in before.items():
+            added = {}
+            for price, size in self.runners[key].prices["trd"].items():
+                more = round(size - old.get(price, 0.0), 2)
+                if more > 0:
+                    added[price] = more
+            if added:
+                traded[key] = added
         return traded
 
     def image(self) -> dict:

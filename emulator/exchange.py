@@ -11,15 +11,21 @@ from collections import Counter
 
 from core.errors import EmulatorError
 from emulator.book import MarketState
-from emulator.faults import Fault, FaultBook
+from emulator.clock import ReplayClock
+from emulator.faults import Fault, FaultBook, MessageFaults
 from emulator.matching import MatchingEngine
 from emulator.orders import Order, order_changes
+from emulator.placement import Placement, decide
 from emulator.replay import Message
+from emulator.replayer import replay
 from emulator.subscriber import Subscriber
 
 logger = logging.getLogger("paddock.emulator")
 
 DEDUPE_SECONDS = 60.0  # Betfair refuses a placeOrders whose customerRef it accepted this recently
+PLACE_WAIT_SECONDS = 10.0  # wall seconds a placement waits past its due time for the replay before it goes anyway
+DONE_IDLE_SECONDS = 1.0  # after the replay: nobody logged in or nobody subscribed this long, and the exchange is done
+DONE_AFTER_SECONDS = 120.0  # after the replay: done at the latest this long after it ended (wall seconds)
 
 
 class Exchange:
@@ -39,6 +45,7 @@ class Exchange:
         self.changed = threading.Condition(self.lock)
         self.messages = messages
         self.speed = speed
+        self.clock = ReplayClock(speed)
         self.username, self.password, self.app_key = username, password, app_key
         self.markets: dict[str, MarketState] = {}
         self.engine = MatchingEngine()
@@ -51,16 +58,17 @@ class Exchange:
         self.faults = FaultBook()
         self.settled: dict[str, int] = {}
         self.customer_refs: dict[str, float] = {}  # placeOrders customerRef -> wall time first accepted
-        self.suspensions: Counter[str] = Counter()
         self.published = 0
-        self.finished = threading.Event()
-        self._stop = threading.Event()
-        self._started_at: float | None = None
+        self.finished = threading.Event()  # the replay has published its last message
+        self.done = threading.Event()  # finished, and the clients have gone (see _tick); `emulate --exit-when-done`
+        self.placements: list[Placement] = []  # placeOrders calls whose orders have not reached the book yet
+        self.next_ms = 0  # market ms of the next message to publish (NEVER once the replay has ended)
+        self.finished_at: float | None = None
+        self._idle_since: float | None = None
+        self.stopping = threading.Event()  # set by stop(): the replay, sleeps and waits end
         self._clk = itertools.count(1)
         self._refuse_until = 0.0
-        self._duplicate_left = 0
-        self._reorder_left = 0
-        self._held: list[dict] | None = None
+        self.message_faults = MessageFaults()
         self._threads: list[threading.Thread] = []
 
     def first_placement(self, customer_ref: str, window: float = DEDUPE_SECONDS) -> bool:
@@ -79,109 +87,76 @@ class Exchange:
 
     def start_replay(self) -> None:
         """Start replaying (once); the first market subscription calls this."""
-        with self.lock:
-            if self._started_at is not None:
-                return
-            self._started_at = time.monotonic()
-        thread = threading.Thread(target=self._replay, name="emulator-replay", daemon=True)
+        if not self.clock.start():
+            return
+        thread = threading.Thread(target=replay, args=(self,), name="emulator-replay", daemon=True)
         thread.start()
         self._threads.append(thread)
 
     @property
     def started(self) -> bool:
         """Whether the replay has begun."""
-        return self._started_at is not None
+        return self.clock.started
 
-    def elapsed(self) -> float:
-        """Wall seconds since the replay began (0 before)."""
-        return 0.0 if self._started_at is None else time.monotonic() - self._started_at
-
-    def market_time(self) -> float:
-        """Seconds of (gap-capped) market time replayed so far."""
-        return self.elapsed() * self.speed
-
-    @staticmethod
-    def now_ms() -> int:
-        """Publish time for messages sent now."""
-        return int(time.time() * 1000)
+    def now_ms(self) -> int:
+        """The exchange's now (epoch ms): market time of the replay (wall time before it starts)."""
+        return self.clock.now_ms()
 
     def clk(self) -> str:
         """A fresh stream clock token."""
         return str(next(self._clk))
 
-    def wait_market_time(self, until: float) -> None:
-        """Block until the replay reaches a market time (an in-play bet delay)."""
-        while not self._stop.is_set() and self.market_time() < until:
-            remaining = (until - self.market_time()) / self.speed
-            self._stop.wait(min(max(remaining, 0.001), 0.05))
-
     def pause(self, seconds: float) -> None:
-        """Sleep, cut short when the exchange stops (a `delay` fault)."""
-        self._stop.wait(seconds)
+        """Sleep wall seconds, cut short when the exchange stops."""
+        self.stopping.wait(seconds)
 
-    # --- replay -----------------------------------------------------------------------------------
+    def pause_market(self, seconds: float) -> None:
+        """Sleep market seconds (a `delay` fault): seconds / speed of wall time, cut short when the exchange stops."""
+        self.pause(self.clock.wall_seconds(seconds))
 
-    def _replay(self) -> None:
-        started = self._started_at
-        for message in self.messages:
-            due = started + message.offset / self.speed
-            while not self._stop.is_set():
-                remaining = due - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._stop.wait(min(remaining, 0.05))
-            if self._stop.is_set():
-                return
-            self.publish(message.changes)
-        logger.info("replay finished: %d messages", len(self.messages))
-        self.finished.set()
+    # --- placements ---------------------------------------------------------------------------------
 
-    def publish(self, changes: list[dict]) -> None:
-        """Apply one market-change message to the book and the orders, and push it to subscribers."""
+    def submit(self, placement: Placement) -> None:
+        """Queue a placement; its orders reach the book when the replay passes their time (see placement.py)."""
         with self.lock:
-            now = self.now_ms()
-            changed_orders: list[Order] = []
-            for change in changes:
-                market_id = str(change["id"])
-                market = self.markets.get(market_id)
-                if market is None:
-                    market = self.markets[market_id] = MarketState(market_id)
-                before = (market.status, market.in_play)
-                traded = market.apply(change)
-                if market.status != "OPEN" and before[0] == "OPEN":
-                    self.suspensions[market_id] += 1
-                changed_orders.extend(self.engine.on_change(market, change, traded, before, now))
-                if market.status == "CLOSED" and market_id not in self.settled:
-                    self.settled[market_id] = now
-            self.published += 1
-            for batch in self._faulty(changes):
-                clk = self.clk()
-                for sub in list(self.subscribers):
-                    sub.market_changes(batch, now, clk)
-            if changed_orders:
-                self.push_orders(changed_orders)
+            self.placements.append(placement)
+
+    def await_placement(self, placement: Placement) -> None:
+        """Block until every instruction of a placement has reached the book.
+
+        The replay decides them on the first message due; with no message due, they go once market time has
+        passed their due time; and at the latest PLACE_WAIT_SECONDS (wall) past it, or when the exchange stops."""
+        late = max(placement.due_ms - self.clock.offset_ms(), 0) / 1000
+        give_up = time.monotonic() + self.clock.wall_seconds(late) + PLACE_WAIT_SECONDS
+        with self.lock:
+            while not placement.done.is_set():
+                now = self.clock.offset_ms()
+                quiet = now > placement.due_ms and self.next_ms > placement.due_ms
+                if quiet or self.stopping.is_set() or time.monotonic() >= give_up:
+                    self.decide([placement], None)
+                    break
+                wait = self.clock.wall_seconds(max(placement.due_ms - now, 1) / 1000)
+                self.changed.wait(min(max(wait, 0.001), 0.05))
+            self.placements = [p for p in self.placements if not p.done.is_set()]
+
+    def decide(self, placements: list[Placement], message_ms: int | None) -> None:
+        """Put what is due of these placements on the book now (before the message at message_ms). Locked."""
+        made: list[Order] = []
+        now = self.now_ms()
+        for placement in placements:
+            made.extend(decide(placement, self.markets.get(placement.market_id), self.engine, now, message_ms))
+        if made:
+            self.push_orders(made)
+        if any(p.done.is_set() for p in placements):
             self.changed.notify_all()
 
-    def _faulty(self, changes: list[dict]) -> list[list[dict]]:
-        """The batches to send for one message, after duplicate / reorder faults."""
-        batches = [changes]
-        if self._duplicate_left > 0:
-            self._duplicate_left -= 1
-            batches = [changes, changes]
-        if self._held is not None:
-            batches.append(self._held)
-            self._held = None
-        elif self._reorder_left > 0:
-            self._reorder_left -= 1
-            self._held = changes
-            batches = batches[1:]
-        return batches
+    # --- stream ------------------------------------------------------------------------------------
 
-    def push_orders(self, orders: list[Order]) -> None:
-        """Send order changes on every order subscription."""
+    def push_orders(self, orders: list[Order], pt: int | None = None) -> None:
+        """Send order changes on every order subscription (published at pt, else now)."""
         closed = {m for m in {o.market_id for o in orders} if m in self.markets and self.markets[m].status == "CLOSED"}
         oc = order_changes(orders, closed)
-        now, clk = self.now_ms(), self.clk()
+        now, clk = self.now_ms() if pt is None else pt, self.clk()
         for sub in list(self.subscribers):
             sub.order_changes(oc, now, clk)
 
@@ -260,34 +235,49 @@ class Exchange:
             elif fault.kind == "invalidate_session":
                 self.sessions.clear()
                 subs = []
-            elif fault.kind == "duplicate":
-                self._duplicate_left += fault.count
-                subs = []
-            elif fault.kind == "reorder":
-                self._reorder_left += fault.count
+            elif fault.kind in ("duplicate", "reorder"):
+                self.message_faults.add(fault.kind, fault.count)
                 subs = []
             else:
                 subs = []
         for sub in subs:
             sub.close()
 
-    def _fault_clock(self) -> None:
-        while not self._stop.wait(0.05):
+    def _tick(self) -> None:
+        """Every 50 ms: scheduled faults whose market time has come; whether the exchange is done."""
+        while not self.stopping.wait(0.05):
             if self.started:
-                for fault in self.faults.due(self.elapsed()):
+                for fault in self.faults.due(self.clock.offset()):
                     self.run_fault(fault)
+            if self.finished.is_set() and not self.done.is_set():
+                self._check_done(time.monotonic())
+
+    def _check_done(self, now: float) -> None:
+        """Done once the replay has ended and nobody is logged in or nobody subscribed for DONE_IDLE_SECONDS."""
+        with self.lock:
+            idle = not self.sessions or not self.subscribers
+        if not idle:
+            self._idle_since = None
+        elif self._idle_since is None:
+            self._idle_since = now
+        ended = self.finished_at if self.finished_at is not None else now
+        if (idle and now - self._idle_since >= DONE_IDLE_SECONDS) or now - ended >= DONE_AFTER_SECONDS:
+            logger.info(
+                "exchange done: the replay has ended and %s", "its clients have gone" if idle else "120 s passed"
+            )
+            self.done.set()
 
     # --- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the fault clock (the replay starts with the first market subscription)."""
-        thread = threading.Thread(target=self._fault_clock, name="emulator-faults", daemon=True)
+        """Start the fault and done clock (the replay starts with the first market subscription)."""
+        thread = threading.Thread(target=self._tick, name="emulator-tick", daemon=True)
         thread.start()
         self._threads.append(thread)
 
     def stop(self) -> None:
         """Stop replaying and close every stream connection."""
-        self._stop.set()
+        self.stopping.set()
         with self.lock:
             subs = list(self.subscribers)
             self.subscribers.clear()

@@ -117,3 +117,30 @@ class FaultBook:
                     out.append(entry[0])
             self._armed = [e for e in self._armed if e[1] > 0]
         return out
+
+
+class MessageFaults:
+    """Stream messages still to duplicate or hold back (sent after the next one): `duplicate` and `reorder` faults."""
+
+    def __init__(self) -> None:
+        self._left = {"duplicate": 0, "reorder": 0}
+        self._held: list[dict] | None = None
+
+    def add(self, kind: str, count: int) -> None:
+        """Affect the next `count` messages."""
+        self._left[kind] += count
+
+    def batches(self, changes: list[dict]) -> list[list[dict]]:
+        """The batches to send for one message."""
+        batches = [changes]
+        if self._left["duplicate"] > 0:
+            self._left["duplicate"] -= 1
+            batches = [changes, changes]
+        if self._held is not None:
+            batches.append(self._held)
+            self._held = None
+        elif self._left["reorder"] > 0:
+            self._left["reorder"] -= 1
+            self._held = changes
+            batches = batches[1:]
+        return batches

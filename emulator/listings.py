@@ -100,22 +100,27 @@ def _by_market(rows: list[dict]) -> list[dict]:
     return list(grouped.values())
 
 
+CATALOGUE_FILTER = {  # listMarketCatalogue's filter keys and the definition field each one reads
+    "marketIds": None,
+    "eventIds": "eventId",
+    "eventTypeIds": "eventTypeId",
+    "marketTypeCodes": "marketType",
+    "marketCountries": "countryCode",
+}
+
+
 def list_market_catalogue(exchange: Exchange, params: dict) -> list[dict]:
-    """listMarketCatalogue built from the replayed market definitions."""
+    """listMarketCatalogue from the replayed definitions: markets not CLOSED that match ids, types and countries."""
     market_filter = params.get("filter") or {}
-    wanted = {
-        "marketIds": {str(x) for x in market_filter.get("marketIds") or ()},
-        "eventIds": {str(x) for x in market_filter.get("eventIds") or ()},
-        "eventTypeIds": {str(x) for x in market_filter.get("eventTypeIds") or ()},
-    }
+    wanted = {key: {str(x) for x in market_filter.get(key) or ()} for key in CATALOGUE_FILTER}
     out = []
     with exchange.lock:
         for market in exchange.markets.values():
+            if market.status == "CLOSED":
+                continue  # Betfair lists only markets still to be traded
             d = market.definition
             values = {
-                "marketIds": market.market_id,
-                "eventIds": market.event_id,
-                "eventTypeIds": str(d.get("eventTypeId")),
+                key: market.market_id if field is None else str(d.get(field)) for key, field in CATALOGUE_FILTER.items()
             }
             if any(wanted[k] and values[k] not in wanted[k] for k in wanted):
                 continue

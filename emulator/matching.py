@@ -12,6 +12,7 @@ from emulator.orders import Order
 
 VALID_PRICES = {float(p) for p in PRICES}
 MIN_STAKE = 1.0
+MIN_ADJUSTMENT_FACTOR = 2.5  # flumine's WIN_MINIMUM_ADJUSTMENT_FACTOR: a smaller factor reduces no price
 
 
 class InstructionError(Exception):
@@ -35,8 +36,8 @@ class MatchingEngine:
 
     # --- instructions -------------------------------------------------------------------------
 
-    def place(self, market: MarketState, instruction: dict, rfs: str, now_ms: int) -> tuple[Order, list[Order]]:
-        """Place a LIMIT instruction on an open market; returns the order and every order it changed."""
+    def validate(self, market: MarketState, instruction: dict) -> None:
+        """Refuse at once what the exchange refuses on arrival: a closed or suspended market, a bad instruction."""
         if market.status != "OPEN":
             raise InstructionError(
                 "MARKET_SUSPENDED" if market.status == "SUSPENDED" else "MARKET_NOT_OPEN_FOR_BETTING", "ERROR_IN_ORDER"
@@ -44,27 +45,35 @@ class MatchingEngine:
         if instruction.get("orderType", "LIMIT") != "LIMIT" or "limitOrder" not in instruction:
             raise InstructionError("BET_ACTION_ERROR", "INVALID_ORDER_TYPE")
         limit = instruction["limitOrder"]
-        price = float(limit.get("price", 0))
-        size = round(float(limit.get("size", 0)), 2)
-        selection_id = int(instruction["selectionId"])
-        status = market.runner_status(selection_id)
-        if status == "REMOVED":
+        try:
+            price = float(limit.get("price", 0))
+            size = round(float(limit.get("size", 0)), 2)
+            selection_id = int(instruction["selectionId"])
+        except (TypeError, ValueError, KeyError):
+            raise InstructionError("BET_ACTION_ERROR", "ERROR_IN_ORDER") from None
+        if market.runner_status(selection_id) == "REMOVED":
             raise InstructionError("BET_ACTION_ERROR", "RUNNER_REMOVED")
         if price not in VALID_PRICES:
             raise InstructionError("BET_ACTION_ERROR", "INVALID_ODDS")
         if size < MIN_STAKE and not (size > 0 and size * price >= 10):
             raise InstructionError("BET_ACTION_ERROR", "INVALID_BET_SIZE")
-        side = instruction.get("side")
-        if side not in ("BACK", "LAY"):
+        if instruction.get("side") not in ("BACK", "LAY"):
             raise InstructionError("BET_ACTION_ERROR", "ERROR_IN_ORDER")
+
+    def place(self, market: MarketState, instruction: dict, rfs: str, now_ms: int) -> Order:
+        """Put a validated LIMIT instruction on the book now: it takes what it crosses (at the offered prices), then rests.
+
+        As SimulatedOrder.place: the market must be open and the runner not removed by now."""
+        self.validate(market, instruction)
+        limit = instruction["limitOrder"]
         order = Order(
             bet_id=str(next(self._ids)),
             market_id=market.market_id,
-            selection_id=selection_id,
+            selection_id=int(instruction["selectionId"]),
             handicap=float(instruction.get("handicap") or 0.0),
-            side=side,
-            price=price,
-            size=size,
+            side=instruction["side"],
+            price=float(limit["price"]),
+            size=round(float(limit["size"]), 2),
             persistence=limit.get("persistenceType") or "LAPSE",
             time_in_force=limit.get("timeInForce"),
             min_fill_size=limit.get("minFillSize"),
@@ -77,6 +86,7 @@ class MatchingEngine:
         if order.time_in_force == "FILL_OR_KILL":
             needed = order.min_fill_size if order.min_fill_size else order.size
             if order.size_matched + 1e-9 < needed:
+                self._untake(market, order)
                 order.fills.clear()
                 order.matched_ms = None
             order.cancel(now_ms)
@@ -84,7 +94,7 @@ class MatchingEngine:
             runner = market.runner(order.selection_id, order.handicap)
             order.queue_ahead = runner.available(_resting_key(order.side)).get(order.price, 0.0)
             self.by_market[market.market_id].append(order)
-        return order, [order]
+        return order
 
     def cancel(self, market: MarketState, bet_id: str, reduction: float | None, now_ms: int) -> tuple[float, Order]:
         """Cancel all or part of an order; returns the size cancelled and the order."""
@@ -107,24 +117,17 @@ class MatchingEngine:
     def on_change(
         self, market: MarketState, change: dict, traded: dict, before: tuple[str, bool], now_ms: int
     ) -> list[Order]:
-        """React to one applied market change; returns the orders it changed."""
+        """React to one applied market change (removals already handled); returns the orders it changed."""
         changed: dict[str, Order] = {}
         old_status, old_in_play = before
-        resting = self.executable(market.market_id)
         for rc in change.get("rc") or ():
             for key in ("atb", "atl"):
                 for price, _ in rc.get(key) or ():
                     self._taken.pop((market.market_id, rc["id"], key, price), None)
         if "marketDefinition" in change:
-            for order in resting:
-                if market.runner_status(order.selection_id) == "REMOVED":
-                    order.void(now_ms)
-                    changed[order.bet_id] = order
             turned_in_play = market.in_play and not old_in_play
             suspended = market.status != "OPEN" and old_status == "OPEN"
-            for order in resting:
-                if order.complete:
-                    continue
+            for order in self.executable(market.market_id):
                 if market.status == "CLOSED" or (
                     order.persistence != "PERSIST" and (turned_in_play or (suspended and order.persistence == "LAPSE"))
                 ):
@@ -145,15 +148,37 @@ class MatchingEngine:
                 order.queue_ahead = min(
                     order.queue_ahead, runner.available(_resting_key(order.side)).get(order.price, 0.0)
                 )
-                self._cross(market, order, now_ms)
+                self._cross_resting(market, order, now_ms)
                 if order.size_matched != before_matched:
+                    changed[order.bet_id] = order
+        self._forget_complete(market.market_id)
+        return list(changed.values())
+
+    def on_removals(self, market: MarketState, removed: dict[int, float], now_ms: int) -> list[Order]:
+        """Runners just removed: their bets are void; the others' fills so far settle at reduced prices.
+
+        As flumine's SimulatedMiddleware: each fill matched before the removal of a runner whose
+        adjustmentFactor is at least 2.5 is settled at round(price * (1 - factor / 100), 2), at least 1.01."""
+        changed: dict[str, Order] = {}
+        for order in self.orders.values():
+            if order.market_id != market.market_id:
+                continue
+            if order.selection_id in removed:
+                if order.fills or order.remaining:
+                    order.void(now_ms)
+                    changed[order.bet_id] = order
+                continue
+            for factor in removed.values():
+                if factor >= MIN_ADJUSTMENT_FACTOR and order.fills:
+                    order.reduce(factor)
                     changed[order.bet_id] = order
         self._forget_complete(market.market_id)
         return list(changed.values())
 
     # --- helpers --------------------------------------------------------------------------------
 
-    def _cross(self, market: MarketState, order: Order, now_ms: int) -> None:
+    def _crossing(self, market: MarketState, order: Order) -> list[tuple[tuple, float]]:
+        """Offers that cross the order, best first for it: (taken key, size still free)."""
         runner = market.runner(order.selection_id, order.handicap)
         key = "atb" if order.side == "BACK" else "atl"
         offers = runner.available(key)
@@ -161,16 +186,39 @@ class MatchingEngine:
             prices = sorted((p for p in offers if p >= order.price), reverse=True)
         else:
             prices = sorted(p for p in offers if p <= order.price)
+        out = []
         for price in prices:
-            if order.remaining <= 0:
-                break
             taken_key = (market.market_id, order.selection_id, key, price)
             free = round(offers[price] - self._taken[taken_key], 2)
-            if free <= 0:
-                continue
+            if free > 0:
+                out.append((taken_key, free))
+        return out
+
+    def _cross(self, market: MarketState, order: Order, now_ms: int) -> None:
+        """The taker at placement: matched at each crossing offer's own price (price improvement)."""
+        for taken_key, free in self._crossing(market, order):
+            if order.remaining <= 0:
+                break
             size = min(free, order.remaining)
-            order.fill(price, size, now_ms)
+            order.fill(taken_key[3], size, now_ms)
             self._taken[taken_key] += size
+
+    def _cross_resting(self, market: MarketState, order: Order, now_ms: int) -> None:
+        """A resting order the replayed book has moved through: matched at its own price, first in the queue."""
+        for taken_key, free in self._crossing(market, order):
+            if order.remaining <= 0:
+                break
+            size = min(free, order.remaining)
+            order.fill(order.price, size, now_ms)
+            order.queue_ahead = 0.0
+            self._taken[taken_key] += size
+
+    def _untake(self, market: MarketState, order: Order) -> None:
+        """Give back the offers a killed order took (FILL_OR_KILL that fell short)."""
+        key = "atb" if order.side == "BACK" else "atl"
+        for price, size in order.fills:
+            taken_key = (market.market_id, order.selection_id, key, price)
+            self._taken[taken_key] = max(self._taken[taken_key] - size, 0.0)
 
     def _forget_complete(self, market_id: str) -> None:
         self.by_market[market_id] = [o for o in self.by_market.get(market_id, ()) if not o.complete]

@@ -41,6 +41,7 @@ class Order:
     matched_ms: int | None = None
     cancelled_ms: int | None = None
     lapsed_ms: int | None = None
+    price_reduced: bool = False  # fills repriced by a non-runner's reduction factor
 
     @property
     def size_matched(self) -> float:
@@ -90,6 +91,11 @@ class Order:
             self.size_lapsed = round(self.size_lapsed + size, 2)
             self.lapsed_ms = now_ms
         return size
+
+    def reduce(self, factor: float) -> None:
+        """Reprice the fills so far by a removed runner's reduction factor (percent), never below 1.01."""
+        self.fills = [(max(round(price * (1 - factor / 100), 2), 1.01), size) for price, size in self.fills]
+        self.price_reduced = True
 
     def void(self, now_ms: int) -> None:
         """Void the matched part (runner removed) and lapse the rest."""
@@ -183,7 +189,7 @@ class Order:
             "lastMatchedDate": iso(self.matched_ms),
             "betCount": 1,
             "priceMatched": self.average_price,
-            "priceReduced": False,
+            "priceReduced": self.price_reduced,
             "sizeSettled": self.size_matched,
             "profit": self.profit(runner_status),
             "customerOrderRef": self.rfo,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import smart_open
@@ -11,6 +12,8 @@ from betfairlightweight.compat import json
 
 from core.errors import RecordingError
 from core.recordings import resolve_paths
+
+DEFINITION_TIMES = ("marketTime", "suspendTime", "openDate", "settledTime")  # times a definition carries
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,43 @@ class Message:
     offset: float  # seconds of market time after the first message (gaps capped)
     pt: int  # publish time in the recording (ms)
     changes: list[dict]
+
+    @property
+    def ms(self) -> int:
+        """The offset in whole market ms (what publish times and order deadlines compare)."""
+        return round(self.offset * 1000)
+
+
+def _moved(text: str, shift_ms: int) -> str:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text  # not a time Betfair writes: left as it came
+    ms = round(when.timestamp() * 1000) + shift_ms
+    moved = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moved.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def shifted(changes: list[dict], shift_ms: int) -> list[dict]:
+    """Market changes whose definitions' times (and runners' removal dates) are moved by shift_ms; others as they are."""
+    out = []
+    for change in changes:
+        definition = change.get("marketDefinition")
+        if definition is not None:
+            moved = {
+                k: _moved(v, shift_ms) if k in DEFINITION_TIMES and isinstance(v, str) else v
+                for k, v in definition.items()
+            }
+            if "runners" in definition:
+                moved["runners"] = [
+                    {**r, "removalDate": _moved(r["removalDate"], shift_ms)}
+                    if isinstance(r.get("removalDate"), str)
+                    else r
+                    for r in definition["runners"]
+                ]
+            change = {**change, "marketDefinition": moved}
+        out.append(change)
+    return out
 
 
 def _read(path: Path) -> list[tuple[int, int, list[dict]]]:

@@ -90,10 +90,10 @@ def keep_alive(exchange: Exchange, call: Call) -> tuple[object, int]:
 
 
 def logout(exchange: Exchange, call: Call) -> tuple[object, int]:
-    """logout: ends the session (after any `delay` fault armed for operation "logout")."""
+    """logout: ends the session (after any `delay` fault armed for operation "logout", in market seconds)."""
     for fault in exchange.faults.take("logout"):
         if fault.kind == "delay":
-            exchange.pause(fault.seconds)
+            exchange.pause_market(fault.seconds)
     return _session_reply(call, exchange.logout(call.token))
 
 
@@ -119,6 +119,8 @@ def state(exchange: Exchange, call: Call) -> tuple[object, int]:
         return {
             "started": ex.started,
             "finished": ex.finished.is_set(),
+            "done": ex.done.is_set(),
+            "market_time": ex.now_ms(),
             "published": ex.published,
             "messages": len(ex.messages),
             "logins": ex.logins,

@@ -1,8 +1,8 @@
 """One Exchange Stream API connection: a coroutine reading requests and one writing replies, data and heartbeats.
 
-Every outgoing message goes through the event loop's callback queue (`call_soon_threadsafe`), from the
-connection's own coroutine and from the exchange's threads (replay, REST calls, faults) alike, so messages
-leave in the order they were produced, as with one queue."""
+Every outgoing message goes through one thread-safe queue, from the connection's own coroutine and from the
+exchange's threads (replay, REST calls, faults) alike, so messages leave in the order they were produced; the
+loop is woken (`call_soon_threadsafe`) once per burst, not once per message."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import asyncio
 import itertools
 import logging
 import ssl
+import threading
+from collections import deque
 
 from betfairlightweight.compat import json
 
@@ -19,6 +21,7 @@ from emulator.subscriptions import heartbeat_seconds, market_image, market_match
 logger = logging.getLogger("paddock.emulator.stream")
 CRLF = b"\r\n"
 LINE_LIMIT = 1 << 20  # longest request line read
+WRITE_BUFFER = 1 << 20  # bytes written ahead of the client before the writer waits for it
 _connection_ids = itertools.count(1)
 _CLOSE = object()  # in the outbox: send what came before, then close
 
@@ -53,15 +56,31 @@ class StreamConnection:
         self.heartbeat = 5.0
         self.last_clk = "0"
         self.closed = False
+        self._posted: deque = deque()  # posted from any thread, moved to the outbox on the loop
+        self._posted_lock = threading.Lock()
+        self._wake_due = False
 
     # --- what the exchange pushes (from any thread) -------------------------------------------------
 
     def _post(self, message) -> None:
         """Queue a message for the writer, from any thread."""
-        try:
-            self.loop.call_soon_threadsafe(self.outbox.put_nowait, message)
-        except RuntimeError:  # the loop has closed: the emulator is stopping
-            pass
+        with self._posted_lock:
+            self._posted.append(message)
+            wake, self._wake_due = not self._wake_due, True
+        if wake:
+            try:
+                self.loop.call_soon_threadsafe(self._take_posted)
+            except RuntimeError:  # the loop has closed: the emulator is stopping
+                pass
+
+    def _take_posted(self) -> None:
+        """Move what was posted into the writer's outbox, in order (on the loop)."""
+        with self._posted_lock:
+            messages = list(self._posted)
+            self._posted.clear()
+            self._wake_due = False
+        for message in messages:
+            self.outbox.put_nowait(message)
 
     def market_changes(self, changes: list[dict], pt: int, clk: str) -> None:
         """Queue the subscribed part of a market-change message (an image for a market seen for the first time)."""
@@ -129,20 +148,26 @@ class StreamConnection:
                 pass
 
     async def _write(self) -> None:
+        """Send the outbox in order; a heartbeat when it stays empty. Drains when it is empty or much is buffered."""
         try:
             while True:
-                try:
-                    message = await asyncio.wait_for(self.outbox.get(), self.heartbeat)
-                except TimeoutError:
-                    message = self._heartbeat()
-                    if message is None:
-                        continue
+                if not self.outbox.empty():
+                    message = self.outbox.get_nowait()  # a burst (a fast replay) goes without a timer per message
+                else:
+                    await self.writer.drain()
+                    try:
+                        message = await asyncio.wait_for(self.outbox.get(), self.heartbeat)
+                    except TimeoutError:
+                        message = self._heartbeat()
+                        if message is None:
+                            continue
                 if message is _CLOSE:
                     self.closed = True
                     self.writer.close()  # after what was written: the client reads its status first
                     return
                 self.writer.write(encode(message))
-                await self.writer.drain()
+                if self.writer.transport.get_write_buffer_size() > WRITE_BUFFER:
+                    await self.writer.drain()
         except (ConnectionError, ssl.SSLError, OSError):
             self.abort()
 

@@ -77,7 +77,8 @@ def test_ctrl_c_stops_paper_trading_and_prints_the_report(paper, tmp_path):
 
 def test_a_second_ctrl_c_quits_at_once(paper):
     # a stop that takes long: the exchange answers the logout after 30 s
-    paper.emulator.exchange.add_faults([Fault(kind="delay", operation="logout", seconds=30)])
+    # (a delay fault is in market seconds, wall = seconds / speed: 60 at the fixture's 2x is 30 wall seconds)
+    paper.emulator.exchange.add_faults([Fault(kind="delay", operation="logout", seconds=60)])
     proc = paper.proc
     proc.send_signal(signal.SIGINT)
     for line in proc.stderr:  # the first one is being handled

@@ -112,7 +112,8 @@ def test_a_place_resent_after_a_read_timeout_is_refused_as_a_duplicate_and_the_o
     # placeOrders answers after 4 s, past the client's read timeout (betfairlightweight's is 16 s; 3 s here):
     # flumine re-sends the package with the same customerRef while the exchange is still working on the first
     with Emulator([real(name) for name in GREYHOUNDS], speed=6) as emulator:
-        emulator.exchange.add_faults([Fault(kind="delay", operation="placeOrders", seconds=4)])
+        # a delay fault is in market seconds (wall = seconds / speed): 24 at 6x is the 4 wall seconds needed here
+        emulator.exchange.add_faults([Fault(kind="delay", operation="placeOrders", seconds=24)])
         run = LiveRun(tmp_path, Mode.LIVE, BackFavourite, emulator, market_filter='event_type_ids = ["4339"]')
         run.framework.flumine.clients.get_default().betting_client.betting.read_timeout = 3
         with run:
