@@ -195,7 +195,7 @@ def _cmd_emulate(args) -> int:
     _stop_on_signals(stopped.set)
     try:
         while not stopped.wait(0.5):
-            if args.exit_when_done and emulator.exchange.finished.is_set():
+            if args.exit_when_done and emulator.exchange.done.is_set():
                 break
     finally:
         emulator.stop()

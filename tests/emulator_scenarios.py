@@ -12,7 +12,7 @@ from flumine import BaseStrategy, FlumineSimulation, clients
 from flumine.order.order import LimitOrder
 from flumine.order.trade import Trade
 
-from core.recordings import RecordingStream
+from core.replayfile import RecordingStream
 from emulator.betting import answer_placement, submit_placement
 from emulator.exchange import Exchange
 from emulator.placement import NEVER

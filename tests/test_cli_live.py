@@ -91,3 +91,24 @@ def test_a_second_ctrl_c_quits_at_once(paper):
     assert proc.returncode == 128 + signal.SIGINT, stderr[-2000:]
     assert "stopping now, without finishing" in stderr
     assert time.monotonic() - asked < 5
+
+
+def test_paper_until_closed_shows_its_status_and_stops_by_itself_with_the_report(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data").replace("session_check = 600", "status_interval = 1"))
+    with Emulator([real("1.197931750.bz2"), real("1.197931751.bz2")], speed=40) as emulator:
+        command = [sys.executable, "main.py", "paper", "--config", str(config), "--exchange", emulator.url]
+        proc = subprocess.run(
+            [*command, "--until-closed", "--out", str(tmp_path / "out")],
+            cwd=ROOT,
+            env={**os.environ, **CREDENTIALS},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    status = [line for line in proc.stderr.splitlines() if line.startswith("paddock paper ")]
+    assert status and "kill switch ACTIVE" in status[-1] and "2 closed" in status[-1]
+    assert "every market has closed and settled, and the exchange offers no new one: stopping" in proc.stderr
+    assert "TOTAL" in proc.stdout and "UNSETTLED" not in proc.stdout
+    assert (tmp_path / "out" / "summary.json").is_file()
