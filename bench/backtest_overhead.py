@@ -1,10 +1,10 @@
 """Benchmark: the project's full backtest stack vs bare flumine on the same recordings, in one run.
 
-Runs them in turn over several rounds (order rotated each round) and prints updates per CPU second
-of each, and two ratios against bare flumine (target >= 0.95): best against best, and the median
-of each round's own ratio. CPU time (time.process_time) is used because these machines are shared;
-on a busy machine one run can still be 10-20% slow, which is why both ratios are printed.
-Usage: python -m bench.backtest_overhead [--rounds N] [PATH ...]
+Runs them in turn over several rounds (order rotated each round) and prints updates per CPU second of
+each and the median of each round's ratio to bare flumine, with the spread (target >= 0.95). With
+--processes every run is a whole process of its own (the figures the README quotes). CPU time
+(time.process_time) is used because these machines are shared.
+Usage: python -m bench.backtest_overhead [--processes] [--rounds N] [PATH ...]
 """
 
 from __future__ import annotations
