@@ -84,11 +84,13 @@ def compare(paths: list[Path], config: Path, mode: Mode, speed: float, max_gap: 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config = run_config(config, folder)
-        for recording in paths:
-            replayed = gap_capped(recording, folder / f"capped-{recording.name}", max_gap) if max_gap else recording
-            bt = _figures(backtest(config, replayed))
-            live = _figures(emulated(config, recording, mode, speed, max_gap))
+        for number, recording in enumerate(paths):
+            run_folder = folder / str(number)  # each recording a fresh bot: its own kill switch and day book
+            run_folder.mkdir()
+            run = run_config(config, run_folder)
+            replayed = gap_capped(recording, run_folder / f"capped-{recording.name}", max_gap) if max_gap else recording
+            bt = _figures(backtest(run, replayed))
+            live = _figures(emulated(run, recording, mode, speed, max_gap))
             for market_id in sorted(set(bt) | set(live)):
                 b = bt.get(market_id, {"orders": 0, "matched": 0.0, "pnl": 0.0})
                 lv = live.get(market_id, {"orders": 0, "matched": 0.0, "pnl": 0.0})

@@ -138,23 +138,20 @@ class SafetyLayer:
         self.cascade.tick()
 
     def tick(self) -> None:
-        """Periodic work when no market data arrives (live): switch changes, timers, hedges, settled P&L.
+        """Periodic work when no market data arrives (live): switch changes, timers, settled P&L, the day book.
+
+        A killed hedge is retried on its market's next update, as in a backtest (not on this tick).
 
         Each part runs on its own: one that raises is logged (once, then counted) and the others still run."""
         self._guarded("kill switch refresh", self.kill_switch.refresh)
         self._guarded("stream watchdog", self.check_stream)
         self._guarded("cascades", self.cascade.tick)
-        self._guarded("hedges", self._update_hedges)
         self._guarded("settled P&L", self.pnl.refresh_settled)
         self._guarded("day book", self._save_day)
 
     def _save_day(self) -> None:
         self.daybook.settled = self.pnl.settled_today()
         self.daybook.save()
-
-    def _update_hedges(self) -> None:
-        for market in list(self.flumine.markets.markets.values()):
-            self.hedger.update(market)
 
     def _guarded(self, part: str, work: Callable[[], object]) -> None:
         try:
