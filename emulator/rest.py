@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from emulator import jsonrpc
 from emulator.exchange import Exchange
 from emulator.faults import FaultError, parse_faults
+from emulator.restguard import BodyLimit
 
 logger = logging.getLogger("paddock.emulator.rest")
 
@@ -183,7 +184,7 @@ def build_app(exchange: Exchange) -> Starlette:
     """The REST API of one emulated exchange; unknown paths and methods get a 404 JSON answer."""
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(_WithoutTrailingSlash)],
+        middleware=[Middleware(BodyLimit), Middleware(_WithoutTrailingSlash)],
         exception_handlers={404: _no_such_path, 405: _no_such_path},
     )
     app.state.exchange = exchange
