@@ -116,7 +116,7 @@ def json_rpc(exchange: Exchange, call: Call) -> tuple[object, int]:
 def add_faults(exchange: Exchange, call: Call) -> tuple[object, int]:
     """POST /emulator/faults: a JSON list of faults to schedule or arm."""
     try:
-        faults = parse_faults(json.loads(call.body or b"[]"), "POST /emulator/faults")
+        faults = parse_faults(jsonrpc.parse(call.body or b"[]"), "POST /emulator/faults")
     except (ValueError, FaultError) as exc:
         return {"error": str(exc)}, 400
     exchange.add_faults(faults)
