@@ -1,9 +1,9 @@
-"""The shapes of requests, checked before they are acted on: JSON-RPC params.
+"""The shapes of requests, checked before they are acted on: JSON-RPC params and Exchange Stream requests.
 
-Betfair deserializes them into typed fields. Here only what the emulator reads is checked, each field for the JSON
+Betfair deserializes both into typed fields. Here only what the emulator reads is checked, each field for the JSON
 type Betfair's type definitions give it; null counts as absent and unknown fields are ignored. A value of the wrong
 type would otherwise fail deep inside the exchange (on the replay's thread, for an order that reaches the book
-later) instead of in its own answer."""
+later, or for a market filter every replayed message is held against) instead of in its own answer."""
 
 from __future__ import annotations
 
@@ -134,9 +134,57 @@ PARAMS: dict[str, Check] = {
 }
 
 
+_SUBSCRIPTION = {"heartbeatMs": _integer, "conflateMs": _integer, "initialClk": _string, "clk": _string}
+STREAM: dict[str, Check] = {
+    "authentication": _object({"session": _string, "appKey": _string}),
+    "marketSubscription": _object(
+        {
+            **_SUBSCRIPTION,
+            "segmentationEnabled": _boolean,
+            "marketFilter": _object(
+                {
+                    "marketIds": _STRINGS,
+                    "bspMarket": _boolean,
+                    "bettingTypes": _STRINGS,
+                    "eventTypeIds": _STRINGS,
+                    "eventIds": _STRINGS,
+                    "turnInPlayEnabled": _boolean,
+                    "marketTypes": _STRINGS,
+                    "venues": _STRINGS,
+                    "countryCodes": _STRINGS,
+                    "raceTypes": _STRINGS,
+                }
+            ),
+            "marketDataFilter": _object({"ladderLevels": _integer, "fields": _STRINGS}),
+        }
+    ),
+    "orderSubscription": _object(
+        {
+            **_SUBSCRIPTION,
+            "segmentationEnabled": _boolean,
+            "orderFilter": _object(
+                {
+                    "includeOverallPosition": _boolean,
+                    "customerStrategyRefs": _STRINGS,
+                    "partitionMatchedByStrategyRef": _boolean,
+                    "accountIds": _list(_integer),
+                }
+            ),
+        }
+    ),
+}
 _ANY_OBJECT = _object({})
 
 
 def rpc_problem(operation: str, params: object) -> str | None:
     """What is wrong with a JSON-RPC method's params (None when nothing is, or the method takes none we read)."""
     return PARAMS.get(operation, _ANY_OBJECT)(params, "")
+
+
+def stream_problem(request: object) -> str | None:
+    """What is wrong with a stream request: it must be an object with a string op and an integer id, if any."""
+    if not isinstance(request, dict) or not isinstance(request.get("op"), str):
+        return "expected an object with a string op"
+    if request.get("id") is not None and _integer(request["id"], "id"):
+        return "id: expected an integer"
+    return STREAM.get(request["op"], _ANY_OBJECT)(request, "")
