@@ -42,7 +42,7 @@ class MatchingEngine:
             raise InstructionError(
                 "MARKET_SUSPENDED" if market.status == "SUSPENDED" else "MARKET_NOT_OPEN_FOR_BETTING", "ERROR_IN_ORDER"
             )
-        if instruction.get("orderType", "LIMIT") != "LIMIT" or "limitOrder" not in instruction:
+        if instruction.get("orderType", "LIMIT") != "LIMIT" or not isinstance(instruction.get("limitOrder"), dict):
             raise InstructionError("BET_ACTION_ERROR", "INVALID_ORDER_TYPE")
         limit = instruction["limitOrder"]
         try:

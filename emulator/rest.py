@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from emulator import jsonrpc
 from emulator.exchange import Exchange
 from emulator.faults import FaultError, parse_faults
+from emulator.restguard import BodyLimit
 
 logger = logging.getLogger("paddock.emulator.rest")
 
@@ -48,14 +49,23 @@ class Call:
 Work = Callable[[Exchange, Call], tuple[object, int]]  # (answer, HTTP status), run in the threadpool
 
 
-def _form(body: bytes) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+def _form(body: bytes) -> dict[str, str] | None:
+    """A url-encoded form's fields (the first value of each); None when the body is not UTF-8 text."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return {k: v[0] for k, v in parse_qs(text).items()}
+
+
+def _login(exchange: Exchange, form: dict[str, str], app_key: str | None) -> str | None:
+    return exchange.login(form.get("username", ""), form.get("password", ""), app_key or "")
 
 
 def certlogin(exchange: Exchange, call: Call) -> tuple[object, int]:
     """Certificate login (form username/password)."""
     form = _form(call.body)
-    session = exchange.login(form.get("username", ""), form.get("password", ""), call.app_key or "")
+    session = _login(exchange, form, call.app_key) if form is not None else None
     return (
         {"sessionToken": session, "loginStatus": "SUCCESS"}
         if session
@@ -64,14 +74,15 @@ def certlogin(exchange: Exchange, call: Call) -> tuple[object, int]:
 
 
 def login(exchange: Exchange, call: Call) -> tuple[object, int]:
-    """Interactive login (form username/password)."""
+    """Interactive login (form username/password); a body that is no form fails as INPUT_VALIDATION_ERROR."""
     form = _form(call.body)
-    session = exchange.login(form.get("username", ""), form.get("password", ""), call.app_key or "")
+    session = _login(exchange, form, call.app_key) if form is not None else None
+    error = "INPUT_VALIDATION_ERROR" if form is None else "INVALID_USERNAME_OR_PASSWORD"
     return {
         "token": session or "",
         "product": call.app_key,
         "status": "SUCCESS" if session else "FAIL",
-        "error": "" if session else "INVALID_USERNAME_OR_PASSWORD",
+        "error": "" if session else error,
     }, 200
 
 
@@ -105,7 +116,7 @@ def json_rpc(exchange: Exchange, call: Call) -> tuple[object, int]:
 def add_faults(exchange: Exchange, call: Call) -> tuple[object, int]:
     """POST /emulator/faults: a JSON list of faults to schedule or arm."""
     try:
-        faults = parse_faults(json.loads(call.body or b"[]"), "POST /emulator/faults")
+        faults = parse_faults(jsonrpc.parse(call.body or b"[]"), "POST /emulator/faults")
     except (ValueError, FaultError) as exc:
         return {"error": str(exc)}, 400
     exchange.add_faults(faults)
@@ -135,14 +146,23 @@ def endpoint(work: Work) -> Callable:
     """A Starlette endpoint running `work` in the threadpool; a client gone before its answer is one log line."""
 
     async def run(request: Request) -> Response:
-        call = Call(await request.body(), request.headers.get("X-Application"), request.headers.get("X-Authentication"))
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # it hung up halfway through its body: nobody to answer
+            _went_away(request, "sending its request")
+            return Response(status_code=400)
+        call = Call(body, request.headers.get("X-Application"), request.headers.get("X-Authentication"))
         answer, status = await run_in_threadpool(work, request.app.state.exchange, call)
         if await request.is_disconnected():  # e.g. its read timeout passed during a slow call
-            host, port = request.client or ("?", 0)
-            logger.info("client %s:%s went away before its answer to %s", host, port, request.url.path)
+            _went_away(request, "its answer")
         return JsonAnswer(answer, status)
 
     return run
+
+
+def _went_away(request: Request, before: str) -> None:
+    host, port = request.client or ("?", 0)
+    logger.info("client %s:%s went away before %s to %s", host, port, before, request.url.path)
 
 
 def _ending(suffix: str, work: Work) -> list[Route]:
@@ -166,6 +186,11 @@ async def _no_such_path(request: Request, exc: Exception) -> Response:
     return JsonAnswer({"error": f"no such path {path}"}, 404)
 
 
+async def _no_such_method(request: Request, exc: Exception) -> Response:
+    allowed = getattr(exc, "headers", None) or {}
+    return JsonAnswer({"error": f"{request.method} not allowed on {request.url.path}"}, 405, headers=allowed)
+
+
 class _WithoutTrailingSlash:
     """Match paths without their trailing slashes, as the emulator always has (no redirects)."""
 
@@ -180,11 +205,11 @@ class _WithoutTrailingSlash:
 
 
 def build_app(exchange: Exchange) -> Starlette:
-    """The REST API of one emulated exchange; unknown paths and methods get a 404 JSON answer."""
+    """The REST API of one emulated exchange; unknown paths get a 404 JSON answer, other methods a 405."""
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(_WithoutTrailingSlash)],
-        exception_handlers={404: _no_such_path, 405: _no_such_path},
+        middleware=[Middleware(BodyLimit), Middleware(_WithoutTrailingSlash)],
+        exception_handlers={404: _no_such_path, 405: _no_such_method},
     )
     app.state.exchange = exchange
     return app

@@ -19,6 +19,7 @@ from emulator.exchange import Exchange
 from emulator.faults import Fault
 from emulator.replay import timeline
 from emulator.restserver import RestServer
+from emulator.stream import AUTH_SECONDS
 from emulator.streamserver import StreamServer
 
 HOST = "127.0.0.1"
@@ -53,7 +54,9 @@ def _listen_pair(port: int) -> tuple[socket.socket, socket.socket]:
 
 
 class Emulator:
-    """A local Betfair exchange replaying recordings; `url` is what `--exchange` takes."""
+    """A local Betfair exchange replaying recordings; `url` is what `--exchange` takes.
+
+    auth_timeout: seconds a stream connection may stay unauthenticated after its TLS handshake before it is closed."""
 
     def __init__(
         self,
@@ -67,6 +70,7 @@ class Emulator:
         password: str | None = None,
         app_key: str | None = None,
         cert_dir: Path | None = None,
+        auth_timeout: float = AUTH_SECONDS,
     ) -> None:
         self.exchange = Exchange(timeline(paths, max_gap), speed, username, password, app_key)
         self._tmp = None
@@ -76,7 +80,7 @@ class Emulator:
         self.cert, self.key = self_signed(cert_dir)
         rest_sock, stream_sock = _listen_pair(port)
         self.rest = RestServer(self.exchange, rest_sock)
-        self.stream = StreamServer(self.exchange, self.cert, self.key, stream_sock)
+        self.stream = StreamServer(self.exchange, self.cert, self.key, stream_sock, auth_timeout)
         self._faults = list(faults or [])
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

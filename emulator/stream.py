@@ -16,11 +16,15 @@ from collections import deque
 from betfairlightweight.compat import json
 
 from emulator.exchange import Exchange
+from emulator.shapes import stream_problem
 from emulator.subscriptions import heartbeat_seconds, market_image, market_matches, of_strategies, order_image
 
 logger = logging.getLogger("paddock.emulator.stream")
 CRLF = b"\r\n"
-LINE_LIMIT = 1 << 20  # longest request line read
+LINE_LIMIT = 1 << 20  # longest request line read: a longer one is refused (INVALID_INPUT) and the connection closed
+DISCARD_LIMIT = 16 * LINE_LIMIT  # bytes of a refused line read on to its end, so its sender reads the refusal
+CLOSE_SECONDS = 5.0  # a closed connection's client has this long to hang up before the socket is dropped
+AUTH_SECONDS = 30.0  # a connection not authenticated this long after its TLS handshake is closed (TIMEOUT)
 WRITE_BUFFER = 1 << 20  # bytes written ahead of the client before the writer waits for it
 _connection_ids = itertools.count(1)
 _CLOSE = object()  # in the outbox: send what came before, then close
@@ -41,6 +45,7 @@ class StreamConnection:
         writer: asyncio.StreamWriter,
         exchange: Exchange,
         loop: asyncio.AbstractEventLoop,
+        auth_timeout: float = AUTH_SECONDS,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -56,6 +61,8 @@ class StreamConnection:
         self.heartbeat = 5.0
         self.last_clk = "0"
         self.closed = False
+        self.closing = False  # a status with connectionClosed is on its way: no more requests are read
+        self.auth_timeout = auth_timeout
         self._posted: deque = deque()  # posted from any thread, moved to the outbox on the loop
         self._posted_lock = threading.Lock()
         self._wake_due = False
@@ -131,14 +138,23 @@ class StreamConnection:
         """Greet, then answer requests until the client or the exchange closes the connection."""
         writing = asyncio.create_task(self._write())
         self._post({"op": "connection", "connectionId": f"emulator-{next(_connection_ids):06d}"})
+        deadline = self.loop.call_later(self.auth_timeout, self._auth_timed_out)
         try:
-            while not self.closed:
-                line = await self.reader.readuntil(CRLF)
-                if line.strip():
+            while not self.closing and not self.closed:
+                try:
+                    line = await self.reader.readuntil(CRLF)
+                except asyncio.LimitOverrunError:
+                    await self._refuse_long_line()
+                    break
+                if line.strip() and not self.closing:
                     self._request(line[: -len(CRLF)])
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ssl.SSLError, OSError):
-            pass  # the client went away or sent garbage: as when it hangs up
+            async with asyncio.timeout(CLOSE_SECONDS):  # what comes before the client hangs up goes unread
+                while await self.reader.read(1 << 16):
+                    pass
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError, ssl.SSLError, OSError):
+            pass  # the client went away, or did not hang up when told: as when it hangs up
         finally:
+            deadline.cancel()
             self.exchange.unsubscribe(self)
             self.abort()
             writing.cancel()
@@ -171,29 +187,51 @@ class StreamConnection:
         except (ConnectionError, ssl.SSLError, OSError):
             self.abort()
 
+    async def _refuse_long_line(self) -> None:
+        """Refuse a request line over LINE_LIMIT: the refusal at once, then read on to its end (or a limit), then close."""
+        self.closing = True  # the status says the connection is closed; it closes once the line has been read
+        self._status(None, "FAILURE", "INVALID_INPUT", f"request line over {LINE_LIMIT} bytes")
+        read = 0
+        async with asyncio.timeout(CLOSE_SECONDS):
+            while read < DISCARD_LIMIT:
+                chunk = await self.reader.read(1 << 16)
+                read += len(chunk)
+                if not chunk or b"\n" in chunk:
+                    break
+        self._post(_CLOSE)
+
+    def _auth_timed_out(self) -> None:
+        if not self.authenticated and not self.closing:
+            self._status(None, "FAILURE", "TIMEOUT", f"not authenticated within {self.auth_timeout:g} s", close=True)
+
     def _heartbeat(self) -> dict | None:
         sub_id, op = (self.market_sub, "mcm") if self.market_sub is not None else (self.order_sub, "ocm")
         if sub_id is None:
             return None
         return {"op": op, "id": sub_id, "clk": self.last_clk, "pt": self.exchange.now_ms(), "ct": "HEARTBEAT"}
 
-    def _status(self, request_id, code: str = "SUCCESS", error: str | None = None, close: bool = False) -> None:
-        message = {"op": "status", "id": request_id, "statusCode": code, "connectionClosed": close}
+    def _status(
+        self, request_id, code: str = "SUCCESS", error: str | None = None, message: str = "", close: bool = False
+    ) -> None:
+        status = {"op": "status", "id": request_id, "statusCode": code, "connectionClosed": close or self.closing}
         if error:
-            message["errorCode"] = error
-            message["errorMessage"] = error.replace("_", " ").lower()
-        self._post(message)
+            status["errorCode"] = error
+            status["errorMessage"] = message or error.replace("_", " ").lower()
+        self._post(status)
         if close:
+            self.closing = True
             self._post(_CLOSE)
 
     def _request(self, line: bytes) -> None:
         try:
             request = json.loads(line)
-            op = request["op"]
-        except (ValueError, KeyError, TypeError):
-            self._status(None, "FAILURE", "INVALID_INPUT", close=True)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
+            request = None
+        wrong = "not JSON" if request is None else stream_problem(request)
+        if wrong:
+            self._status(None, "FAILURE", "INVALID_INPUT", wrong, close=True)
             return
-        request_id = request.get("id")
+        op, request_id = request["op"], request.get("id")
         if op == "heartbeat":
             self._status(request_id)
         elif op == "authentication":

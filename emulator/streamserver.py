@@ -8,17 +8,22 @@ import ssl
 from pathlib import Path
 
 from emulator.exchange import Exchange
-from emulator.stream import LINE_LIMIT, StreamConnection
+from emulator.stream import AUTH_SECONDS, CLOSE_SECONDS, LINE_LIMIT, StreamConnection
 
-HANDSHAKE_SECONDS = 10.0
+HANDSHAKE_SECONDS = 10.0  # a connection that has not finished its TLS handshake by then is dropped
 
 
 class StreamServer:
-    """TLS server speaking the Exchange Stream API on a listening socket bound beforehand."""
+    """TLS server speaking the Exchange Stream API on a listening socket bound beforehand.
 
-    def __init__(self, exchange: Exchange, cert: Path, key: Path, sock: socket.socket) -> None:
+    A connection has min(HANDSHAKE_SECONDS, auth_timeout) for its TLS handshake, then auth_timeout to authenticate."""
+
+    def __init__(
+        self, exchange: Exchange, cert: Path, key: Path, sock: socket.socket, auth_timeout: float = AUTH_SECONDS
+    ) -> None:
         self.exchange = exchange
         self.sock = sock
+        self.auth_timeout = auth_timeout
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(str(cert), str(key))
         self.connections: set[StreamConnection] = set()
@@ -32,14 +37,19 @@ class StreamServer:
     async def start(self) -> None:
         """Accept connections on the running loop."""
         self._server = await asyncio.start_server(
-            self._connected, sock=self.sock, ssl=self.context, ssl_handshake_timeout=HANDSHAKE_SECONDS, limit=LINE_LIMIT
+            self._connected,
+            sock=self.sock,
+            ssl=self.context,
+            ssl_handshake_timeout=min(HANDSHAKE_SECONDS, self.auth_timeout),
+            ssl_shutdown_timeout=CLOSE_SECONDS,  # a closed connection whose client does not answer the close
+            limit=LINE_LIMIT,
         )
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.exchange.refusing():  # after a drop_stream fault: the client sees the socket close at once
             writer.transport.abort()
             return
-        connection = StreamConnection(reader, writer, self.exchange, asyncio.get_running_loop())
+        connection = StreamConnection(reader, writer, self.exchange, asyncio.get_running_loop(), self.auth_timeout)
         self.connections.add(connection)
         try:
             await connection.serve()
