@@ -38,6 +38,17 @@ class LayerDriver(BaseStrategy):
         self.layer.market_closed(market)
         self.after_work()
 
+    def orders_changed(self) -> None:
+        """An order update arrived (live): hedges whose answer came after their book retry on it now."""
+        if not self.layer.hedger.busy:
+            return
+        placed = False
+        for market in list(self.layer.flumine.markets):
+            if not market.closed and self.layer.hedger.update(market):
+                placed = True
+        if placed:
+            self.after_work()
+
     def after_work(self) -> None:
         """The end of every unit of work (a book, a close, a timer, a live tick): owed hooks, the one flush,
         then the refusals that flush produced (what a strategy queues in on_refused goes with the next)."""

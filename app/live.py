@@ -83,6 +83,7 @@ def build_exchange(
         return [stream_class(market_filter=market_filter, market_data_filter=MARKET_DATA_FILTER)]
 
     driver = add_strategies(framework, registry, streams_for, raise_hook_errors)
+    flumine.order_listeners.append(driver.orders_changed)
 
     def tick() -> None:
         """Timer work on the main thread: over a quiet spell market time moves on (timers due meanwhile run at

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from flumine import Flumine
+from flumine.events import events
 from flumine.worker import BackgroundWorker
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,18 @@ class PromptWorker(BackgroundWorker):
 
 
 class PaddockFlumine(Flumine):
-    """flumine's live framework, whose workers (its own default ones included) stop at once."""
+    """flumine's live framework, whose workers (its own default ones included) stop at once, and which says
+    when it has taken in an order update (flumine tells only the strategies that own orders there)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.order_listeners: list[Callable[[], None]] = []
+
+    def _process_current_orders(self, event: events.CurrentOrdersEvent) -> None:
+        """flumine's order-update handling, then the listeners (on the main thread, as books are handled)."""
+        super()._process_current_orders(event)
+        for listener in self.order_listeners:
+            listener()
 
     def add_worker(self, worker: BackgroundWorker) -> None:
         """Add a worker, made prompt to stop."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from flumine import config as flumine_config
 from flumine.order.order import OrderStatus
 from flumine.order.ordertype import LimitOrder
 from flumine.order.trade import Trade, TradeStatus
@@ -22,6 +23,16 @@ logger = logging.getLogger("paddock.hedge")
 _DONE = (OrderStatus.EXECUTION_COMPLETE, OrderStatus.EXPIRED, OrderStatus.VIOLATION)
 
 
+def _decided(order) -> bool:
+    """Whether the exchange has decided a FILL_OR_KILL order: complete, or placed with nothing left.
+
+    A backtest marks a killed order complete only after the book's middleware has run; live, the
+    answer marks it at once. Both count as decided here, so both retry on the same book."""
+    if order.status in _DONE:
+        return True
+    return order.status is OrderStatus.EXECUTABLE and order.size_remaining == 0
+
+
 @dataclass
 class HedgeRun:
     """One hedge of one strategy's position in one market, over its attempts."""
@@ -34,6 +45,7 @@ class HedgeRun:
     attempts: int = 0
     orders: list = field(default_factory=list)  # every hedge order placed, all attempts
     pending: list = field(default_factory=list)  # this attempt's orders
+    due_ms: int = 0  # this attempt is judged on books published after this (ms): latency + bet delay from placing
     outcome: str = "running"  # running, green, failed
     finished_at: float | None = None
 
@@ -48,6 +60,11 @@ class Hedger:
         self.kill_switch = kill_switch
         self.runs: list[HedgeRun] = []
         self._active: dict[tuple[str, str], HedgeRun] = {}
+
+    @property
+    def busy(self) -> bool:
+        """Whether any hedge is in progress."""
+        return bool(self._active)
 
     def running(self, market_id: str, strategy) -> bool:
         """True while a hedge of this strategy's position in the market is in progress."""
@@ -68,16 +85,27 @@ class Hedger:
         self._active[key] = run
         return run
 
-    def update(self, market) -> None:
-        """Check this market's hedges: finished attempts are retried or ended."""
+    def update(self, market) -> bool:
+        """Check this market's hedges: decided attempts are retried or ended; True if a retry was placed.
+
+        An attempt is judged on the first book published more than place latency + bet delay after it was
+        placed, once the exchange has decided all its orders: a backtest decides them on that book, and live
+        the answer may come just before it or just after it (then this runs again on the order update)."""
         if not self._active:
-            return
+            return False
+        book = market.market_book
+        published = book.publish_time_epoch if book is not None else None
+        placed = False
         for key, run in list(self._active.items()):
-            if key[0] != market.market_id or any(o.status not in _DONE for o in run.pending):
+            if key[0] != market.market_id or not all(_decided(o) for o in run.pending):
+                continue
+            if not market.closed and published is not None and published <= run.due_ms:
                 continue
             if self._attempt(market, run):
+                placed = True
                 continue
             del self._active[key]
+        return placed
 
     def _plan(self, market, run: HedgeRun) -> Greenup:
         strategy_orders = market.blotter.strategy_orders(run.strategy)
@@ -104,6 +132,8 @@ class Hedger:
         ticks = self._ticks(run.attempts)
         run.attempts += 1
         run.pending = []
+        delay = market.market_book.bet_delay if market.market_book is not None else 0
+        run.due_ms = round((self.clock.now() + flumine_config.place_latency + (delay or 0)) * 1000)
         for h in plan.orders:
             price = price_ticks_away(h.price, -ticks if h.side == "BACK" else ticks)
             trade = self._trade(market, run.strategy, h.selection_id)
@@ -112,6 +142,7 @@ class Hedger:
                 order_type=LimitOrder(price, h.size, persistence_type="LAPSE", time_in_force="FILL_OR_KILL"),
             )
             order.context["hedge_attempt"] = run.attempts
+            order.context["placed_at"] = self.clock.now()
             run.pending.append(order)
             run.orders.append(order)
             self.dispatcher.place(market, order, hedge=True)

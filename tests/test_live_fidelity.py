@@ -21,7 +21,7 @@ def _orders(framework) -> list[tuple]:
 CASES = {
     # weight_of_money (the signal buffer) on a greyhound race; inplay_favourite on the generated football match
     "greyhounds": (lambda: real("1.197931750.bz2"), 40.0, None),
-    "football": (lambda: ROOT / "recordings" / "football-1.gz", 50.0, 2.0),
+    "football": (lambda: ROOT / "recordings" / "football-1.gz", 10.0, 0.5),
 }
 
 

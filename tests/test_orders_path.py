@@ -199,10 +199,44 @@ def test_killed_hedges_are_retried_then_the_switch_reduces_and_alerts(tmp_path, 
     )
     run = framework.safety.hedger.runs[0]
     assert run.outcome == "failed" and run.attempts == 2
-    assert all(o.size_matched == 0 and o.status is OrderStatus.EXECUTION_COMPLETE for o in run.orders)  # all killed
+    assert all(o.status is OrderStatus.EXECUTION_COMPLETE for o in run.orders)
+    for attempt in (1, 2):  # every attempt had an order killed: the position never got flat
+        assert any(o.size_matched == 0 for o in run.orders if o.context["hedge_attempt"] == attempt)
     switch = framework.safety.kill_switch
     assert switch.state.value == "REDUCING" and switch.history[0].source == "hedge"
     assert any(title == "hedge failed" for title, _ in switch.alerts.sent)
+
+
+def test_a_killed_hedge_is_retried_on_the_book_that_killed_it(tmp_path, generated):
+    """The retry goes on the first book after latency + bet delay (where the exchange decided), not one later."""
+    import json
+
+    import smart_open
+    from flumine import config as flumine_config
+
+    framework = run_strategy(
+        tmp_path,
+        BigBacker,
+        [generated["football"]],
+        params="max_order_exposure = 5000\nmax_selection_exposure = 5000\n",
+        extra='[cascade]\npolicy = "hedge"\n[hedge]\nhedge_max_attempts = 2\nhedge_max_ticks = 0\n',
+        market_filter='market_types = ["MATCH_ODDS"]',
+    )
+    run = framework.safety.hedger.runs[0]
+    first, second = (next(o for o in run.orders if o.context["hedge_attempt"] == n) for n in (1, 2))
+    books, delay = [], 0
+    with smart_open.open(str(generated["football"])) as f:
+        for line in f:
+            message = json.loads(line)
+            for change in message.get("mc", ()):
+                if change["id"] == run.market_id:
+                    books.append(message["pt"] / 1000)
+                    definition = change.get("marketDefinition")
+                    if definition and message["pt"] / 1000 <= first.context["placed_at"]:
+                        delay = definition.get("betDelay", 0)
+    due = first.context["placed_at"] + flumine_config.place_latency + delay
+    assert delay > 0, "the hedge was placed in play"
+    assert second.context["placed_at"] == next(pt for pt in books if pt > due)
 
 
 class LongshotBacker(Backer):
