@@ -188,8 +188,9 @@ class BigBacker(ModalStrategy):
             self.place_order(market, trade.create_order(side="BACK", order_type=LimitOrder(ladder[2]["price"], 500.0)))
 
 
-def test_killed_hedges_are_retried_then_the_switch_reduces_and_alerts(tmp_path, generated):
-    framework = run_strategy(
+def run_killed_hedges(tmp_path, generated):
+    """BigBacker on the generated match, hedged at reopens with two attempts at the best price."""
+    return run_strategy(
         tmp_path,
         BigBacker,
         [generated["football"]],
@@ -197,6 +198,10 @@ def test_killed_hedges_are_retried_then_the_switch_reduces_and_alerts(tmp_path, 
         extra='[cascade]\npolicy = "hedge"\n[hedge]\nhedge_max_attempts = 2\nhedge_max_ticks = 0\n',
         market_filter='market_types = ["MATCH_ODDS"]',
     )
+
+
+def test_killed_hedges_are_retried_then_the_switch_reduces_and_alerts(tmp_path, generated):
+    framework = run_killed_hedges(tmp_path, generated)
     run = framework.safety.hedger.runs[0]
     assert run.outcome == "failed" and run.attempts == 2
     assert all(o.status is OrderStatus.EXECUTION_COMPLETE for o in run.orders)
@@ -214,14 +219,7 @@ def test_a_killed_hedge_is_retried_on_the_book_that_killed_it(tmp_path, generate
     import smart_open
     from flumine import config as flumine_config
 
-    framework = run_strategy(
-        tmp_path,
-        BigBacker,
-        [generated["football"]],
-        params="max_order_exposure = 5000\nmax_selection_exposure = 5000\n",
-        extra='[cascade]\npolicy = "hedge"\n[hedge]\nhedge_max_attempts = 2\nhedge_max_ticks = 0\n',
-        market_filter='market_types = ["MATCH_ODDS"]',
-    )
+    framework = run_killed_hedges(tmp_path, generated)
     run = framework.safety.hedger.runs[0]
     first, second = (next(o for o in run.orders if o.context["hedge_attempt"] == n) for n in (1, 2))
     books, delay = [], 0
