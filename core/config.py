@@ -170,6 +170,36 @@ class RecordConfig(Frozen):
     out: str = Field(default="recordings", min_length=1)
 
 
+STORE_DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+class StoreConfig(Frozen):
+    """The audit store: a SQLite file in data_dir by default, or a database URL (PADDOCK_DB_URL wins over `url`)."""
+
+    enabled: bool = Field(default=True, description="write runs, markets, orders and P&L to the audit store")
+    url: str | None = Field(default=None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db")
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, url: str | None) -> str | None:
+        if url is not None:
+            check_store_url(url)
+        return url
+
+
+def check_store_url(url: str) -> None:
+    """Raise ValueError (the URL's password left out) unless url is a SQLite or PostgreSQL (psycopg) URL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError("not a database URL (expected e.g. postgresql+psycopg://user:password@host/db)") from None
+    if parsed.drivername not in STORE_DRIVERS:
+        raise ValueError(f"database {parsed.drivername!r} is not supported (use {' or '.join(STORE_DRIVERS)})")
+
+
 class AppConfig(Frozen):
     """The whole config file."""
 
@@ -182,6 +212,7 @@ class AppConfig(Frozen):
     hedge: HedgeConfig = HedgeConfig()
     exchange: ExchangeConfig = ExchangeConfig()
     record: RecordConfig = RecordConfig()
+    store: StoreConfig = StoreConfig()
     data_dir: str = Field(default="data", min_length=1, description="kill switch state and other durable files")
 
     @field_validator("strategies")
@@ -226,8 +257,11 @@ def format_location(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+SECRET_KEYS = ("store.url",)  # their values may hold a password: an error never shows them
+
+
 def describe_validation_error(source: str, exc: ValidationError, prefix: str = "") -> str:
-    """One message listing each invalid key with what was expected."""
+    """One message listing each invalid key with what was expected (values of secret keys left out)."""
     lines = []
     for err in exc.errors():
         key = format_location(err["loc"])
@@ -237,6 +271,8 @@ def describe_validation_error(source: str, exc: ValidationError, prefix: str = "
             lines.append(f"{source}: unknown key '{key}'")
         elif err["type"] == "missing":
             lines.append(f"{source}: missing key '{key}'")
+        elif key in SECRET_KEYS:
+            lines.append(f"{source}: key '{key}': {err['msg']}")
         else:
             lines.append(f"{source}: key '{key}': {err['msg']} (got {err.get('input')!r})")
     return "\n".join(lines)

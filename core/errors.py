@@ -25,3 +25,7 @@ class CredentialsError(UserError):
 
 class EmulatorError(UserError):
     """The emulator cannot start as asked (bad speed, port in use, bad fault file)."""
+
+
+class StoreError(UserError):
+    """The audit store cannot be opened, migrated or read (bad URL, unreachable server, damaged file)."""
