@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from flumine import FlumineSimulation, clients
 
+from app.auditing import attach_audit
 from app.framework import Framework, Mode
 from app.plugins import PluginRegistry
 from app.wiring import add_strategies, assemble
@@ -96,6 +98,7 @@ def build_backtest(
         return chosen
 
     driver = add_strategies(framework, registry, streams_for, raise_hook_errors)
+    attach_audit(framework, driver, call_log, os.environ, [str(r.path) for r in recordings])
     for stream in framework.flumine.streams:  # the markets the strategies replay; a reader skips the others
         stream.reader.want(stream.market_id)
     for strategy in [*framework.strategies, driver]:

@@ -23,6 +23,12 @@ class LayerDriver(BaseStrategy):
         self.clock = clock
         self.modal = [s for s in strategies if isinstance(s, ModalStrategy)]
         self._notices_seen = 0
+        self.finish_listeners: list = []  # called when flumine finishes, before its logging controls stop
+
+    def finish(self, flumine) -> None:
+        """flumine is stopping: tell who asked (the audit store writes every order's last state)."""
+        for listener in self.finish_listeners:
+            listener()
 
     def check_market_book(self, market, market_book) -> bool:
         """Only books after which something is queued or owed cost more than this test."""

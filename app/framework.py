@@ -42,6 +42,7 @@ class Framework:
     recordings: list[Recording] = field(default_factory=list)
     lock: BotLock | None = None  # live and paper: this bot's hold on its data directory
     unreadable: dict[str, str] = field(default_factory=dict)  # backtest: files left out, and why
+    audit: object | None = None  # app.auditing.Audit when the audit store is on
 
     def skipped_lines(self) -> dict[str, dict[int, str]]:
         """Backtest: per recording, the lines left out and why (files that could not be read at all: line 0)."""
@@ -69,9 +70,15 @@ class Framework:
 
     def run(self) -> None:
         """Run until the recordings end (backtest) or the process is stopped (live, paper)."""
+        outcome = "completed" if self.mode == Mode.BACKTEST else "stopped"
         try:
             self.flumine.run()
+        except BaseException as exc:
+            outcome = f"failed: {type(exc).__name__}"
+            raise
         finally:
+            if self.audit is not None:
+                self.audit.close(outcome)
             if self.lock is not None:
                 self.lock.release()
 

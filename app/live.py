@@ -11,6 +11,7 @@ from flumine.events.events import CustomEvent
 from flumine.streams.betfairmarketstream import BetfairMarketStream
 from flumine.worker import BackgroundWorker
 
+from app.auditing import attach_audit
 from app.framework import Framework, Mode
 from app.lock import BotLock
 from app.plugins import PluginRegistry
@@ -84,6 +85,12 @@ def build_exchange(
 
     driver = add_strategies(framework, registry, streams_for, raise_hook_errors)
     flumine.order_listeners.append(driver.orders_changed)
+    try:
+        filters = [entry.market_filter.model_dump() for entry in config.app.strategies]
+        attach_audit(framework, driver, call_log, environ, filters)
+    except BaseException:
+        lock.release()  # it never started
+        raise
 
     def tick() -> None:
         """Timer work on the main thread: over a quiet spell market time moves on (timers due meanwhile run at

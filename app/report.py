@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.positions import is_hedge, positions
+from core.orderrow import order_row
+from core.positions import positions
+from core.settlement import market_commission, settled
 
 ORDER_COLUMNS = [
     "strategy",
@@ -111,7 +113,7 @@ class Report:
         orders_path = out_dir / "orders.csv"
         refused_path = out_dir / "refused.csv"
         summary_path = out_dir / "summary.json"
-        self.orders.to_csv(orders_path, index=False, float_format="%.2f", lineterminator="\n")
+        write_orders_csv(self.orders, orders_path)
         self.refusals.to_csv(refused_path, index=False, float_format="%.2f", lineterminator="\n")
         payload = {
             "commission_rate": self.commission_rate,
@@ -127,6 +129,18 @@ class Report:
         return [orders_path, refused_path, summary_path]
 
 
+def write_orders_csv(orders: pd.DataFrame, target) -> None:
+    """Orders as orders.csv has them (a path or an open text file), so the store's `orders --csv` reads alike."""
+    orders.to_csv(target, index=False, float_format="%.2f", lineterminator="\n")
+
+
+def sort_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """Orders in the report's order: by strategy, market, placement time, then the order's own fields."""
+    return orders.sort_values(
+        ["strategy", "market_id", "placed_at", "selection_id", "side", "price", "size"], kind="stable"
+    ).reset_index(drop=True)
+
+
 def _nulls(row: dict) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
 
@@ -135,54 +149,6 @@ def _plain(value):
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"not serialisable: {value!r}")
-
-
-def _order_row(order, market) -> dict:
-    order_type = order.order_type
-    return {
-        "strategy": order.trade.strategy.name,
-        "market_id": order.market_id,
-        "event_id": market.event_id,
-        "market_type": market.market_type,
-        "selection_id": order.selection_id,
-        "side": order.side,
-        "order_type": order_type.ORDER_TYPE.value,
-        "persistence": getattr(order_type, "persistence_type", None),
-        "price": getattr(order_type, "price", None),
-        "size": getattr(order_type, "size", None) or getattr(order_type, "liability", None),
-        "placed_at": order.date_time_created.isoformat(),
-        "status": order.status.value if order.status else None,
-        "size_matched": round(order.size_matched, 2),
-        "average_price_matched": order.average_price_matched or None,
-        "size_cancelled": round(order.size_cancelled, 2),
-        "size_lapsed": round(order.size_lapsed, 2),
-        "size_voided": round(order.size_voided, 2),
-        "runner_status": order.runner_status,
-        "profit": round(order.profit, 2),
-        "hedge": is_hedge(order),
-    }
-
-
-def settled(market) -> bool:
-    """Whether the market closed and every matched bet in it has been settled."""
-    if not market.closed:
-        return False
-    return all(o.simulated or o.cleared_order is not None for o in market.blotter if o.size_matched > 0)
-
-
-def market_commission(gross: dict[str, float], rate: float) -> dict[str, float]:
-    """Betfair's commission on a market's net winnings, allocated to strategies in proportion to their winnings."""
-    net = sum(gross.values())
-    if net <= 0:
-        return dict.fromkeys(gross, 0.0)
-    total = round(net * rate, 2)
-    winnings = {name: max(value, 0.0) for name, value in gross.items()}
-    won = sum(winnings.values())
-    shares = {name: round(total * value / won, 2) for name, value in winnings.items()}
-    if shares:  # rounding: what is left over goes to the biggest winner, so the shares add up to the charge
-        biggest = max(winnings, key=lambda name: (winnings[name], name))
-        shares[biggest] = round(shares[biggest] + total - sum(shares.values()), 2)
-    return shares
 
 
 def build_report(
@@ -198,11 +164,9 @@ def build_report(
     Every market a strategy received is listed, with or without orders; `strategies` are the flumine
     strategies of the run (their stream ids say which markets each received)."""
     markets = list(markets)
-    rows = [_order_row(order, market) for market in markets for order in market.blotter]
+    rows = [order_row(order, market) for market in markets for order in market.blotter]
     orders = pd.DataFrame(rows, columns=ORDER_COLUMNS)
-    orders = orders.sort_values(
-        ["strategy", "market_id", "placed_at", "selection_id", "side", "price", "size"], kind="stable"
-    ).reset_index(drop=True)
+    orders = sort_orders(orders)
     refused = pd.DataFrame([asdict(r) for r in refusals], columns=REFUSAL_COLUMNS)
     refused_count = refused.groupby(["strategy", "market_id"]).size().to_dict() if not refused.empty else {}
     by_id = {m.market_id: m for m in markets}

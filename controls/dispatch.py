@@ -68,6 +68,8 @@ class OrderDispatcher:
         self.on_refused = on_refused  # (market, order, reason): the strategy is told through its market's notices
         self.calls: list[Call] = []
         self.refusals: list[Refusal] = []
+        self.placed_listeners: list[Callable[[object, object], None]] = []  # (market, order) before it is sent
+        self.refusal_listeners: list[Callable[[Refusal], None]] = []
         # market id -> what waits to be sent; insertion order is queue order. A plain attribute, not a
         # property: the strategy and middleware test it on every update ("anything queued?").
         self.pending: dict[str, _Pending] = {}
@@ -142,6 +144,8 @@ class OrderDispatcher:
                 for order in places:
                     if t.place_order(order):
                         accepted += 1
+                        for listener in self.placed_listeners:  # inside the transaction: before placeOrders goes
+                            listener(market, order)
                     else:
                         self._refused(market, order)
         except Exception as exc:
@@ -166,6 +170,8 @@ class OrderDispatcher:
             reason=order.violation_msg or "refused",
         )
         self.refusals.append(refusal)
+        for listener in self.refusal_listeners:
+            listener(refusal)
         logger.info("order refused on %s %s: %s", refusal.market_id, refusal.selection_id, refusal.reason)
         if self.on_refused is not None:
             self.on_refused(market, order, refusal.reason)

@@ -36,6 +36,7 @@ class CallLog:
         self.calls: list[ExchangeCall] = []
         self.error_codes: list[str] = []
         self.listeners: list[Callable[[str], None]] = []  # told of each error code (on the execution's thread)
+        self.before_place: list[Callable[[object], None]] = []  # live: run before a placeOrders request is sent
         self._seen: set[str] = set()
 
     def package(self, order_package) -> None:
@@ -91,6 +92,8 @@ class LoggedBetfairExecution(_Logged, BetfairExecution):
 
     def place(self, order_package, session):
         """placeOrders, observed; an order whose outcome the answer does not know is left to the order stream."""
+        for hook in self.call_log.before_place:  # e.g. the audit store: the order rows are committed first
+            hook(order_package)
         response = self._observed(super().place, order_package, session)
         reports = getattr(response, "place_instruction_reports", None) or []
         if getattr(response, "error_code", None) == DUPLICATE_TRANSACTION:

@@ -62,6 +62,7 @@ class KillSwitch:
         self.store = store or MemoryStore()
         self.alerts = alerts or LogAlerts()
         self._listeners: list[Callable[[Change], None]] = []
+        self.change_listeners: list[Callable[[Change], None]] = []  # every trip and reset, here or from elsewhere
         self._state = TradingState.ACTIVE
         self.history: list[Change] = []
         self.damage: str | None = None  # why the stored state could not be read (the switch is HALTED then)
@@ -128,8 +129,10 @@ class KillSwitch:
         version = self.store.version()
         if version == self._version:
             return False
-        before = self._state
+        before, known = self._state, len(self.history)
         self._load()
+        for change in self.history[known:]:
+            self._changed(change)
         if _RANK[self._state] > _RANK[before] and self.history:
             logger.error("kill switch %s (set elsewhere): %s", self._state, self.reason)
             self._notify(self.history[-1])
@@ -151,6 +154,14 @@ class KillSwitch:
         self._state = TradingState(data["state"])
         self.history = [Change.from_dict(d) for d in data["history"]]
         self._version = self.store.version()
+        self._changed(change)
+
+    def _changed(self, change: Change) -> None:
+        for callback in self.change_listeners:
+            try:
+                callback(change)
+            except Exception:
+                logger.exception("kill switch: change listener %r failed", callback)
 
     def _notify(self, change: Change) -> None:
         for callback in self._listeners:

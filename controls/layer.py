@@ -87,6 +87,7 @@ class SafetyLayer:
         self.current_event: str | None = None  # set by a backtest, which replays one event group at a time
         self.trips: list[tuple[str | None, Change]] = []  # every trip, with the event being replayed then
         self.new_market_listeners: list[Callable[[object], None]] = []
+        self.closed_listeners: list[Callable[[object], None]] = []  # a market closed (after its P&L is settled)
         self.tick_errors: dict[str, int] = {}  # part of the safety tick -> failures in a row
 
     # --- the port strategies trade through (core.ports.OrderPort) ---
@@ -136,6 +137,8 @@ class SafetyLayer:
         self.check_drawdown()
         self.hedger.update(market)
         self.cascade.tick()
+        for listener in self.closed_listeners:
+            listener(market)
 
     def tick(self) -> None:
         """Periodic work when no market data arrives (live): switch changes, timers, settled P&L, the day book.
