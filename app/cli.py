@@ -231,6 +231,41 @@ def _cmd_kill_switch(args) -> int:
     return 0
 
 
+def _store_command(show):
+    """A `runs` / `orders` / `pnl` command: the store of --config (or PADDOCK_DB_URL), read and shown."""
+
+    def run(args) -> int:
+        from app.auditquery import StoreReader
+        from core.config import load_config
+
+        reader = StoreReader(load_config(args.config, require_strategies=False))
+        try:
+            show(reader, args)
+        finally:
+            reader.close()
+        return 0
+
+    return run
+
+
+def _show_runs(reader, args) -> None:
+    from app.auditquery import print_runs
+
+    print_runs(reader, args.limit)
+
+
+def _show_orders(reader, args) -> None:
+    from app.auditquery import print_orders
+
+    print_orders(reader, args.run, args.market, args.strategy, args.csv)
+
+
+def _show_pnl(reader, args) -> None:
+    from app.auditquery import print_pnl
+
+    print_pnl(reader, args.run, args.by)
+
+
 def _subparser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
     """A subcommand parser class that also takes the global options."""
 
@@ -326,6 +361,23 @@ def parser() -> argparse.ArgumentParser:
     ks.add_argument("--mode", choices=["live", "paper"], default="live", help="which bot's switch (default live)")
     ks.add_argument("--history", type=int, default=10, help="how many history entries to show (default 10)")
     ks.set_defaults(func=_cmd_kill_switch)
+    store_help = "config file whose data_dir or [store] url holds the store (default: config.toml)"
+    runs = sub.add_parser("runs", help="recent runs in the audit store, one line each")
+    runs.add_argument("--config", help=store_help)
+    runs.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    runs.set_defaults(func=_store_command(_show_runs))
+    orders = sub.add_parser("orders", help="a run's orders from the audit store")
+    orders.add_argument("--config", help=store_help)
+    orders.add_argument("--run", default="last", help="run id, or last (default)")
+    orders.add_argument("--market", help="only this market id")
+    orders.add_argument("--strategy", help="only this strategy")
+    orders.add_argument("--csv", action="store_true", help="as CSV, with the columns of orders.csv")
+    orders.set_defaults(func=_store_command(_show_orders))
+    pnl = sub.add_parser("pnl", help="a run's settled P&L from the audit store")
+    pnl.add_argument("--config", help=store_help)
+    pnl.add_argument("--run", default="last", help="run id, or last (default)")
+    pnl.add_argument("--by", choices=["market", "strategy", "day"], default="market", help="grouping (default market)")
+    pnl.set_defaults(func=_store_command(_show_pnl))
     return p
 
 

@@ -57,6 +57,7 @@ class AuditRecorder(Middleware):
         self._seq: dict[str, int] = {}  # order id -> the sequence number of its row (until it is durable)
         self._markets: dict[str, object] = {}  # market id -> flumine's market
         self._closed_day: dict[str, str] = {}  # market id -> the day it closed on (live: settled later)
+        self._placed = 0
         self._settled: set[str] = set()  # markets whose P&L rows are written (live: cleared orders may rewrite)
         writer.extra_handlers["CLEARED_ORDERS_META"] = self._cleared
 
@@ -78,7 +79,9 @@ class AuditRecorder(Middleware):
     def placed(self, market, order) -> None:
         """flumine accepted an order and is about to send it: its row, then its first state."""
         row = order_row(order, market)
+        self._placed += 1
         row.update(
+            seq=self._placed,
             order_id=str(order.id),
             bet_id=order.bet_id,
             customer_ref=_safe(lambda: order.customer_order_ref),

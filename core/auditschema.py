@@ -58,6 +58,7 @@ orders = Table(
     metadata,
     Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
     Column("order_id", String(64), primary_key=True),  # flumine's order id
+    Column("seq", Integer, nullable=False),  # the run's orders in the order they were placed
     Column("bet_id", String(32)),
     Column("customer_ref", String(64)),  # the customerOrderRef sent with placeOrders
     Column("strategy", String(100), nullable=False),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 07:40:31.245376
+Create Date: 2026-12-02 07:42:59.897694
 """
 
 import sqlalchemy as sa
@@ -90,6 +90,7 @@ def upgrade() -> None:
         "orders",
         sa.Column("run_id", sa.Integer(), nullable=False),
         sa.Column("order_id", sa.String(length=64), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("bet_id", sa.String(length=32), nullable=True),
         sa.Column("customer_ref", sa.String(length=64), nullable=True),
         sa.Column("strategy", sa.String(length=100), nullable=False),
