@@ -138,6 +138,17 @@ def test_migrations_run_on_open_and_leave_a_current_store_alone(stored):
     engine.dispose()
 
 
+def test_the_head_revision_constant_is_the_newest_migration():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from core.auditdb import HEAD_REVISION, MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
 def test_store_off_writes_nothing(tmp_path):
     config = load_config(write_config(tmp_path, STRATEGIES, "[store]\nenabled = false\n"))
     framework = build(Mode.BACKTEST, config, paths=[real("BASIC-1.132153978.gz")], registry=discover())
