@@ -84,6 +84,7 @@ def build_exchange(
         return [stream_class(market_filter=market_filter, market_data_filter=MARKET_DATA_FILTER)]
 
     driver = add_strategies(framework, registry, streams_for, raise_hook_errors)
+    flumine.order_update_listeners.append(layer.ledgers.touch)  # a complete order can still change (voids)
     flumine.order_listeners.append(driver.orders_changed)
     try:
         filters = [entry.market_filter.model_dump() for entry in config.app.strategies]

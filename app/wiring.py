@@ -55,9 +55,10 @@ def assemble(
         blocked=layer.cascade.blocked,
         competitions=competitions or {},
         cooldowns=layer.daybook.cooldowns,
+        positions_of=layer.ledgers.positions,
     )
     # ours go first, so a refused order names the kill switch or the risk limit rather than a later symptom
-    flumine.trading_controls[:0] = [KillSwitchControl(flumine, layer.kill_switch), risk]
+    flumine.trading_controls[:0] = [KillSwitchControl(flumine, layer.kill_switch, layer.ledgers.positions), risk]
     exempt_hedges_from_strategy_exposure(flumine)  # else max_order_exposure can refuse the hedge of a long price
     flumine.add_market_middleware(SafetyMiddleware(layer))
     return Framework(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from flumine import Flumine
 from flumine.events import events
+from flumine.utils import STRATEGY_NAME_HASH_LENGTH
 from flumine.worker import BackgroundWorker
 
 logger = logging.getLogger(__name__)
@@ -61,10 +62,19 @@ class PaddockFlumine(Flumine):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.order_listeners: list[Callable[[], None]] = []
+        self.order_update_listeners: list[Callable[[str, str], None]] = []  # (market id, order id) of each update
 
     def _process_current_orders(self, event: events.CurrentOrdersEvent) -> None:
         """flumine's order-update handling, then the listeners (on the main thread, as books are handled)."""
         super()._process_current_orders(event)
+        if self.order_update_listeners:
+            for current_orders in event.event:
+                for current in current_orders.orders:
+                    ref = current.customer_order_ref
+                    if ref is None:
+                        continue
+                    for listener in self.order_update_listeners:
+                        listener(current.market_id, ref[STRATEGY_NAME_HASH_LENGTH + 1 :])
         for listener in self.order_listeners:
             listener()
 

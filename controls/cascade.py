@@ -11,7 +11,7 @@ from controls.hedger import Hedger
 from core.clock import Clock, Timers
 from core.config import CascadeConfig
 from core.marketstate import ON_REOPENED, ON_SUSPENDED, MarketStates
-from core.positions import Positions, positions, resting
+from core.positions import Positions, rebuilt, resting
 
 logger = logging.getLogger("paddock.cascade")
 
@@ -55,8 +55,10 @@ class CascadeController:
         hedger: Hedger,
         markets: Callable[[str], object | None],
         timers: Timers,
+        positions_of: Callable[..., Positions] = rebuilt,
     ) -> None:
         self.config = config
+        self.positions_of = positions_of  # (market) or (market, strategy) -> positions
         self.timers = timers
         self.clock = clock
         self.tracker = tracker
@@ -162,7 +164,7 @@ class CascadeController:
         if unmatched:
             handling.cancel_calls[market_id] = len(unmatched)
         handling.cancelled[market_id] = unmatched
-        handling.positions[market_id] = positions(market)
+        handling.positions[market_id] = self.positions_of(market)
         self.tracker.notify(market, ON_SUSPENDED, handling.number, handling.books.get(market_id))
 
     def _reopen(self, handling: Handling, market_id: str) -> None:
@@ -175,7 +177,7 @@ class CascadeController:
                 self.dispatcher.cancel(market, order)
         if self.config.policy == "hedge":
             for strategy in _strategies_in(market):
-                if positions(market, market.blotter.strategy_orders(strategy)).matched:
+                if self.positions_of(market, strategy).matched:
                     self.hedger.hedge(market, strategy, reason=f"reopen after cascade #{handling.number}")
         self.tracker.notify(market, ON_REOPENED, handling.number)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flumine import config as flumine_config
@@ -15,8 +16,8 @@ from controls.dispatch import OrderDispatcher
 from controls.killswitch import KillSwitch, TradingState
 from core.clock import Clock
 from core.config import HedgeConfig
-from core.greenup import Greenup, green_up
-from core.positions import best_prices, positions, resting
+from core.greenup import Greenup
+from core.positions import Positions, best_prices, plan_green_up, rebuilt, resting
 
 logger = logging.getLogger("paddock.hedge")
 
@@ -53,8 +54,16 @@ class HedgeRun:
 class Hedger:
     """Places green-up hedges as FILL_OR_KILL orders, all of a market's in one call, with bounded retries."""
 
-    def __init__(self, config: HedgeConfig, clock: Clock, dispatcher: OrderDispatcher, kill_switch: KillSwitch) -> None:
+    def __init__(
+        self,
+        config: HedgeConfig,
+        clock: Clock,
+        dispatcher: OrderDispatcher,
+        kill_switch: KillSwitch,
+        positions_of: Callable[[object, object], Positions] = rebuilt,
+    ) -> None:
         self.config = config
+        self.positions_of = positions_of  # (market, strategy) -> the strategy's positions there
         self.clock = clock
         self.dispatcher = dispatcher
         self.kill_switch = kill_switch
@@ -108,10 +117,9 @@ class Hedger:
         return placed
 
     def _plan(self, market, run: HedgeRun) -> Greenup:
-        strategy_orders = market.blotter.strategy_orders(run.strategy)
-        pos = positions(market, strategy_orders)
+        pos = self.positions_of(market, run.strategy)
         backs, lays = best_prices(market)
-        return green_up(pos.matched, backs, lays, selection_id=run.selection_id, min_stake=self.config.min_stake)
+        return plan_green_up(pos, backs, lays, selection_id=run.selection_id, min_stake=self.config.min_stake)
 
     def _attempt(self, market, run: HedgeRun) -> bool:
         """Place the next attempt; False when the position is green or attempts are used up."""

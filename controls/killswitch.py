@@ -16,7 +16,7 @@ from controls.store import MemoryStore, StateStore
 from core.alerts import AlertHook, LogAlerts
 from core.clock import Clock
 from core.errors import UserError
-from core.positions import is_hedge, positions, reduces_exposure
+from core.positions import Positions, is_hedge, positions, reduces_exposure
 
 logger = logging.getLogger("paddock.killswitch")
 
@@ -176,9 +176,12 @@ class KillSwitchControl(BaseControl):
 
     NAME = "KILL_SWITCH"
 
-    def __init__(self, flumine, kill_switch: KillSwitch) -> None:
+    def __init__(
+        self, flumine, kill_switch: KillSwitch, positions_of: Callable[[object], Positions] = positions
+    ) -> None:
         super().__init__(flumine)
         self.kill_switch = kill_switch
+        self.positions_of = positions_of  # a market -> the positions of all its orders
 
     def _validate(self, order, package_type: OrderPackageType) -> None:
         if package_type not in (OrderPackageType.PLACE, OrderPackageType.REPLACE):
@@ -191,6 +194,9 @@ class KillSwitchControl(BaseControl):
         market = self.flumine.markets.markets.get(order.market_id)
         if package_type is OrderPackageType.REPLACE or market is None:
             self._on_error(order, f"kill switch REDUCING ({self.kill_switch.reason}): only exposure-reducing orders")
-        others = [o for o in market.blotter if o is not order]
-        if not reduces_exposure(positions(market, others), order):
+        if order.id in market.blotter:  # flumine checks an order before its blotter holds it
+            held = positions(market, [o for o in market.blotter if o is not order])
+        else:
+            held = self.positions_of(market)
+        if not reduces_exposure(held, order):
             self._on_error(order, f"kill switch REDUCING ({self.kill_switch.reason}): order does not reduce exposure")

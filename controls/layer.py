@@ -21,8 +21,9 @@ from controls.watchdog import StreamMonitor
 from core.alerts import AlertHook
 from core.clock import Clock, Timers
 from core.config import AppConfig
+from core.ledger import Ledgers
 from core.marketstate import ON_REFUSED, MarketStates
-from core.positions import Positions, positions, resting
+from core.positions import Positions, close_out, resting
 
 logger = logging.getLogger("paddock.safety")
 
@@ -63,9 +64,13 @@ class SafetyLayer:
             on_error=self.order_path_error,
             on_refused=lambda market, order, reason: tracker.notify(market, ON_REFUSED, order=order, reason=reason),
         )
-        self.hedger = Hedger(config.hedge, clock, self.dispatcher, self.kill_switch)
+        # positions kept as orders change, read by everything that needs them on an update or an order
+        self.ledgers = Ledgers()
+        self.hedger = Hedger(config.hedge, clock, self.dispatcher, self.kill_switch, self.ledgers.positions)
         self.daybook = daybook or DayBook(clock)  # today's realised P&L and cooldowns, as a restart inherits them
-        self.pnl = DailyPnL(clock, carried=self.daybook.settled)
+        self.pnl = DailyPnL(
+            clock, carried=self.daybook.settled, value=lambda market: close_out(market, self.ledgers.positions(market))
+        )
         self.cascade = CascadeController(
             config.cascade,
             clock,
@@ -74,6 +79,7 @@ class SafetyLayer:
             self.hedger,
             markets=flumine.markets.markets.get,
             timers=timers,
+            positions_of=self.ledgers.positions,
         )
         self.monitor = StreamMonitor(self.wall)
         self.kill_switch.on_trip(self.on_trip)
@@ -112,7 +118,7 @@ class SafetyLayer:
 
     def positions(self, market, strategy) -> Positions:
         """The strategy's positions in the market."""
-        return positions(market, market.blotter.strategy_orders(strategy))
+        return self.ledgers.positions(market, strategy)
 
     # --- the one flush point ---
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 
 from core.clock import Clock
 from core.positions import close_out_value
@@ -19,8 +20,14 @@ def _day(epoch: float) -> dt.date:
 class DailyPnL:
     """Keeps the close-out value of each open market and the settled P&L of each UTC day (clock time)."""
 
-    def __init__(self, clock: Clock, carried: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        carried: dict[str, float] | None = None,
+        value: Callable[[object], float] = close_out_value,
+    ) -> None:
         self.clock = clock
+        self.value = value  # a market -> what its open position locks in if hedged now
         self._open: dict[str, float] = {}
         self._closed: dict[dt.date, dict[str, object]] = defaultdict(dict)  # day -> market_id -> market
         self._settled: dict[str, float] = {}
@@ -31,7 +38,7 @@ class DailyPnL:
     def update(self, market) -> None:
         """Revalue one open market from its latest book (only markets with orders cost anything)."""
         if len(market.blotter):
-            self._open[market.market_id] = close_out_value(market)
+            self._open[market.market_id] = self.value(market)
 
     def settle(self, market) -> None:
         """Book a closed market's profit on the current day."""

@@ -12,7 +12,7 @@ from flumine.utils import price_ticks_away
 
 from core.clock import Clock
 from core.config import RiskConfig
-from core.positions import exposure_with, is_hedge, positions
+from core.positions import Positions, exposure_with, is_hedge, positions
 
 DECISION_PRICE = "decision_price"  # order.context key: the book price a strategy decided on
 
@@ -32,6 +32,7 @@ class RiskControl(BaseControl):
         blocked: Callable[[str], str | None],
         competitions: dict[str, str] | None = None,
         cooldowns: dict[tuple[str, int], float] | None = None,
+        positions_of: Callable[[object], Positions] = positions,
     ) -> None:
         super().__init__(flumine)
         self.config = config
@@ -41,6 +42,7 @@ class RiskControl(BaseControl):
         self.blocked = blocked
         self.competitions = competitions if competitions is not None else {}  # market id -> competition (recordings)
         self._last_order_at = cooldowns if cooldowns is not None else {}  # (market, selection) -> last order
+        self.positions_of = positions_of  # a market -> the positions of all its orders
 
     def _validate(self, order, package_type: OrderPackageType) -> None:
         if package_type is not OrderPackageType.PLACE:
@@ -137,8 +139,7 @@ class RiskControl(BaseControl):
         cfg = self.config
         if cfg.max_market_exposure is None and cfg.max_event_exposure is None and cfg.max_total_exposure is None:
             return
-        others = [o for o in market.blotter if o is not order]
-        current = positions(market, others)
+        current = self._others(market, order)
         new_market = exposure_with(current, order)
         if cfg.max_market_exposure is not None and new_market > cfg.max_market_exposure + 1e-9:
             self._on_error(
@@ -166,8 +167,14 @@ class RiskControl(BaseControl):
         for market_id in market_ids:
             market = self.flumine.markets.markets.get(market_id)
             if market is not None and not market.closed and len(market.blotter):
-                total += positions(market).exposure
+                total += self.positions_of(market).exposure
         return total
+
+    def _others(self, market, order) -> Positions:
+        """Positions of the market's orders but this one (flumine checks an order before its blotter holds it)."""
+        if order.id in market.blotter:
+            return positions(market, [o for o in market.blotter if o is not order])
+        return self.positions_of(market)
 
 
 class HedgeExemptExposure(StrategyExposure):

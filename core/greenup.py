@@ -44,7 +44,11 @@ class Greenup:
 def outcome_profits(fills: Iterable[Fill], runners: Iterable[int]) -> dict[int, float]:
     """Profit of the fills in each outcome 'this runner wins' (one winner, commission excluded)."""
     runners = list(runners)
-    profit = dict.fromkeys(runners, 0.0)
+    return add_fills(dict.fromkeys(runners, 0.0), fills, runners)
+
+
+def add_fills(profit: dict[int, float], fills: Iterable[Fill], runners: list[int]) -> dict[int, float]:
+    """Add the fills' profit in each outcome to profit (in place, fill by fill, as outcome_profits sums them)."""
     for fill in fills:
         sign = 1.0 if fill.side == "BACK" else -1.0
         for runner in runners:
@@ -85,6 +89,20 @@ def green_up(
     fills = [f for f in fills if f.size > 0]
     runners = sorted(set(best_back) | set(best_lay) | {f.selection_id for f in fills})
     d, c = _positions(fills, runners)
+    return green_up_from(d, c, outcome_profits(fills, runners), runners, best_back, best_lay, selection_id, min_stake)
+
+
+def green_up_from(
+    d: dict[int, float],
+    c: float,
+    profit: dict[int, float],
+    runners: list[int],
+    best_back: dict[int, float],
+    best_lay: dict[int, float],
+    selection_id: int | None = None,
+    min_stake: float = MIN_STAKE,
+) -> Greenup:
+    """green_up from the fills' sums: d and c as _positions gives them, profit as outcome_profits over runners."""
 
     def stakes_for(target: float, hedged: list[int]) -> list[HedgeOrder]:
         out = []
@@ -118,5 +136,5 @@ def green_up(
         HedgeOrder(o.selection_id, o.side, o.price, round(o.size, 2)) for o in best if round(o.size, 2) >= smallest
     )
     hedge_fills = [Fill(o.selection_id, o.side, o.price, o.size) for o in rounded]
-    profit = {k: round(v, 2) for k, v in outcome_profits(fills + hedge_fills, runners).items()}
-    return Greenup(orders=rounded, profit=profit)
+    after = add_fills(dict(profit), hedge_fills, runners)
+    return Greenup(orders=rounded, profit={k: round(v, 2) for k, v in after.items()})

@@ -16,6 +16,7 @@ from emulator.faults import Fault, FaultBook, MessageFaults
 from emulator.matching import MatchingEngine
 from emulator.orders import Order, order_changes
 from emulator.placement import Placement, decide
+from emulator.probe import Probe
 from emulator.replay import Message
 from emulator.replayer import replay
 from emulator.subscriber import Subscriber
@@ -38,10 +39,12 @@ class Exchange:
         username: str | None = None,
         password: str | None = None,
         app_key: str | None = None,
+        probe: Probe | None = None,
     ) -> None:
         if speed <= 0:
             raise EmulatorError(f"--speed must be positive (got {speed})")
         self.lock = threading.RLock()
+        self.probe = probe  # when given: times of stream writes and call arrivals (bench.tick_to_trade)
         self.changed = threading.Condition(self.lock)
         self.messages = messages
         self.speed = speed

@@ -151,6 +151,9 @@ def endpoint(work: Work) -> Callable:
         except ClientDisconnect:  # it hung up halfway through its body: nobody to answer
             _went_away(request, "sending its request")
             return Response(status_code=400)
+        probe = request.app.state.exchange.probe
+        if probe is not None:
+            probe.arrived(request.url.path, body)
         call = Call(body, request.headers.get("X-Application"), request.headers.get("X-Authentication"))
         answer, status = await run_in_threadpool(work, request.app.state.exchange, call)
         if await request.is_disconnected():  # e.g. its read timeout passed during a slow call

@@ -17,6 +17,7 @@ from core.errors import EmulatorError
 from emulator.certs import self_signed
 from emulator.exchange import Exchange
 from emulator.faults import Fault
+from emulator.probe import Probe
 from emulator.replay import timeline
 from emulator.restserver import RestServer
 from emulator.stream import AUTH_SECONDS
@@ -56,7 +57,8 @@ def _listen_pair(port: int) -> tuple[socket.socket, socket.socket]:
 class Emulator:
     """A local Betfair exchange replaying recordings; `url` is what `--exchange` takes.
 
-    auth_timeout: seconds a stream connection may stay unauthenticated after its TLS handshake before it is closed."""
+    auth_timeout: seconds a stream connection may stay unauthenticated after its TLS handshake before it is closed.
+    probe: records when market updates are written to the stream sockets and when calls arrive."""
 
     def __init__(
         self,
@@ -71,8 +73,9 @@ class Emulator:
         app_key: str | None = None,
         cert_dir: Path | None = None,
         auth_timeout: float = AUTH_SECONDS,
+        probe: Probe | None = None,
     ) -> None:
-        self.exchange = Exchange(timeline(paths, max_gap), speed, username, password, app_key)
+        self.exchange = Exchange(timeline(paths, max_gap), speed, username, password, app_key, probe)
         self._tmp = None
         if cert_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="paddock-emulator-")

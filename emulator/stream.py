@@ -182,6 +182,8 @@ class StreamConnection:
                     self.writer.close()  # after what was written: the client reads its status first
                     return
                 self.writer.write(encode(message))
+                if self.exchange.probe is not None:
+                    self.exchange.probe.wrote(message)
                 if self.writer.transport.get_write_buffer_size() > WRITE_BUFFER:
                     await self.writer.drain()
         except (ConnectionError, ssl.SSLError, OSError):

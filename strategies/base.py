@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.clock import Clock, MarketDataClock
 from core.marketstate import IN_PLAY_HOOK, ON_REFUSED, ON_SUSPENDED, PRE_RACE_HOOK, MarketStates
 from core.ports import NotAssembled, OrderPort
-from core.positions import Positions, best_prices, close_out_value
+from core.positions import Positions, best_prices, close_out
 from core.signals import NoSignals, SignalReader
 from core.ticks import tick_moves
 
@@ -211,17 +211,17 @@ class ModalStrategy(BaseStrategy):
         cfg = self.config
         if self.safety.hedging(market.market_id, self):
             return
-        orders = market.blotter.strategy_orders(self)
-        if not any(o.size_matched for o in orders):
+        held = self.positions(market)
+        if not held.matched:  # (an order matched in part always has a matched fill)
             return
         if cfg.target_unit == "money":
-            value = close_out_value(market, orders)
+            value = close_out(market, held)
             hit = self._hit(value)
             if hit:
                 self.hedge(market, reason=f"{hit}: position worth {value:.2f}")
             return
         backs, lays = best_prices(market)
-        for selection_id, ticks in tick_moves(self.positions(market), backs, lays).items():
+        for selection_id, ticks in tick_moves(held, backs, lays).items():
             hit = self._hit(ticks)
             if hit:
                 self.hedge(market, selection_id, reason=f"{hit}: {ticks} ticks on selection {selection_id}")
