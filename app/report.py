@@ -11,32 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.orderrow import order_row
+from core.orderrow import ORDER_COLUMNS, order_row
 from core.positions import positions
 from core.settlement import market_commission, settled
 
-ORDER_COLUMNS = [
-    "strategy",
-    "market_id",
-    "event_id",
-    "market_type",
-    "selection_id",
-    "side",
-    "order_type",
-    "persistence",
-    "price",
-    "size",
-    "placed_at",
-    "status",
-    "size_matched",
-    "average_price_matched",
-    "size_cancelled",
-    "size_lapsed",
-    "size_voided",
-    "runner_status",
-    "profit",
-    "hedge",
-]
 REFUSAL_COLUMNS = ["at", "strategy", "market_id", "selection_id", "side", "price", "size", "hedge", "reason"]
 TRIP_COLUMNS = ["at", "time", "event_id", "state", "source", "reason"]
 COUNT_COLUMNS = ("orders", "matched", "lapsed_or_cancelled", "voided", "hedges", "refused")

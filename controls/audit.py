@@ -20,22 +20,12 @@ from controls.auditwriter import AuditWriter
 from controls.dispatch import Refusal
 from controls.killswitch import Change
 from core.clock import Clock
-from core.orderrow import order_row
+from core.orderrow import STATE_COLUMNS, order_row
 from core.settlement import market_commission, settled
 
 logger = logging.getLogger("paddock.store")
 
 DURABLE_TIMEOUT = 5.0  # seconds a live placeOrders waits for its order rows before it goes anyway (logged)
-FINAL_FIELDS = (
-    "status",
-    "size_matched",
-    "average_price_matched",
-    "size_cancelled",
-    "size_lapsed",
-    "size_voided",
-    "runner_status",
-    "profit",
-)
 _DONE = (OrderStatus.EXECUTION_COMPLETE, OrderStatus.VIOLATION, OrderStatus.EXPIRED)
 _FIGURES = re.compile(r"-?\d+(\.\d+)?")
 
@@ -200,7 +190,7 @@ class AuditRecorder(Middleware):
             self._check(watched)
         for order in orders:
             row = order_row(order, market)
-            fields = {k: row[k] for k in FINAL_FIELDS}
+            fields = {k: row[k] for k in STATE_COLUMNS}
             fields["bet_id"] = order.bet_id
             self.writer.put(("order_state", str(order.id), fields))
         if market.closed and market.market_id not in self._settled and settled(market):

@@ -4,6 +4,31 @@ from __future__ import annotations
 
 from core.positions import is_hedge
 
+ORDER_COLUMNS = [  # orders.csv's columns, in order
+    "strategy",
+    "market_id",
+    "event_id",
+    "market_type",
+    "selection_id",
+    "side",
+    "order_type",
+    "persistence",
+    "price",
+    "size",
+    "placed_at",
+    "status",
+    "size_matched",
+    "average_price_matched",
+    "size_cancelled",
+    "size_lapsed",
+    "size_voided",
+    "runner_status",
+    "profit",
+    "hedge",
+]
+# what changes over an order's life (the audit store rewrites these when an order ends)
+STATE_COLUMNS = tuple(ORDER_COLUMNS[ORDER_COLUMNS.index("status") : ORDER_COLUMNS.index("hedge")])
+
 
 def order_row(order, market) -> dict:
     """An order as a report row (orders.csv's columns), its state as it stands now."""
