@@ -231,6 +231,14 @@ def _cmd_kill_switch(args) -> int:
     return 0
 
 
+def _cmd_config(args) -> int:
+    from app.configshow import config_text
+    from core.config import load_config
+
+    print(config_text(load_config(args.config, require_strategies=False), os.environ), end="")
+    return 0
+
+
 def _store_command(show):
     """A `runs` / `orders` / `pnl` command: the store of --config (or PADDOCK_DB_URL), read and shown."""
 
@@ -276,6 +284,7 @@ COMMANDS = {
     "record": _cmd_record,
     "emulate": _cmd_emulate,
     "kill-switch": _cmd_kill_switch,
+    "config": _cmd_config,
     "runs": _store_command(_show_runs),
     "orders": _store_command(_show_orders),
     "pnl": _store_command(_show_pnl),

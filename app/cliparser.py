@@ -101,6 +101,10 @@ def parser() -> argparse.ArgumentParser:
     ks.add_argument("--mode", choices=["live", "paper"], default="live", help="which bot's switch (default live)")
     ks.add_argument("--history", type=int, default=10, help="how many history entries to show (default 10)")
     ks.set_defaults(command_name="kill-switch")
+    cfg = sub.add_parser("config", help="show the effective config (defaults filled in, secrets masked)")
+    cfg.add_argument("action", choices=["show"])
+    cfg.add_argument("--config", help="config file (default: config.toml)")
+    cfg.set_defaults(command_name="config")
     store_help = "config file whose data_dir or [store] url holds the store (default: config.toml)"
     runs = sub.add_parser("runs", help="recent runs in the audit store, one line each")
     runs.add_argument("--config", help=store_help)
