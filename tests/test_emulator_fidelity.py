@@ -22,7 +22,7 @@ def _assert_faithful(result) -> None:
 
 def test_every_book_of_a_pro_file_with_split_images_and_non_runners_is_the_recording():
     # PRO-1.170258213 sends mid-stream images with one runner over several rc entries, and removes runners
-    result = check([real("PRO-1.170258213.bz2")], speed=5000, max_gap=1.0, image_every=25)
+    result = check([real("PRO-1.170258213.bz2")], speed=5000, max_gap=1.0, image_every=100)
     assert result.messages == 22367
     _assert_faithful(result)
 
