@@ -3,7 +3,7 @@
 Nothing here runs on the strategy thread: the recorder (controls/audit.py) only puts rows on the queue. Each
 pass takes what is queued (waiting at most a second), writes it in one transaction and commits, so rows are
 committed at least every second; `wait_committed` lets the live execution hold a placeOrders until its order
-rows are on disk."""
+rows are committed (written to the database: a bot killed after that still has them)."""
 
 from __future__ import annotations
 
