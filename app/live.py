@@ -104,7 +104,7 @@ def build_exchange(
 
     flumine.add_worker(
         BackgroundWorker(
-            flumine, function=lambda *_: post(layer.tick), interval=SAFETY_TICK, name="paddock_safety_tick"
+            flumine, function=lambda *_: post(tick), interval=SAFETY_TICK, name="paddock_safety_tick"
         )
     )
     exchange_cfg = config.app.exchange
