@@ -163,7 +163,9 @@ class DataQualityConfig(Frozen):
     stall_after: float | None = Field(
         default=60.0, gt=0, description="seconds without an update while the event's other markets update"
     )
-    stall_min_updates: int = Field(default=20, ge=1, description="updates of the event's other markets meanwhile")
+    stall_min_updates: int = Field(
+        default=300, ge=1, description="updates of the event's other markets meanwhile (a quiet market is normal)"
+    )
     notice_count: int = Field(default=3, ge=1, description="503 / conflation notices within notice_window that pause")
     notice_window: float = Field(default=60.0, gt=0, description="seconds over which notices are counted")
     resume_after: float = Field(default=10.0, ge=0, description="seconds of clean data before new orders resume")
