@@ -67,8 +67,19 @@ def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
                 monitor.error(id(self), answer.get("errorCode", "FAILURE"), answer.get("errorMessage", ""))
             else:
                 monitor.seen(id(self))
-                if '"con":true' in raw_data or '"con": true' in raw_data:
+                if ('"con":true' in raw_data or '"con": true' in raw_data) and _conflated(raw_data):
                     monitor.notice(self.stream_unique_id, "conflated: the stream sent several updates as one")
             return super().on_data(raw_data)
 
     return MonitoredListener
+
+
+def _conflated(raw_data: str) -> bool:
+    """Whether a change message says `con: true` itself (what betfairlightweight calls unexpected conflation).
+
+    A market change's own `con` (inside `mc`) is left alone: Betfair's historical data, and so the emulator's
+    replays of it, carry it on nearly every change."""
+    try:
+        return bool(json.loads(raw_data).get("con"))
+    except (ValueError, AttributeError):
+        return False
