@@ -86,6 +86,7 @@ def attach_audit(
     layer.dispatcher.refusal_listeners.append(recorder.refused)
     layer.kill_switch.change_listeners.append(lambda change: recorder.kill_switch(change, layer.current_event))
     layer.closed_listeners.append(recorder.market_closed)
+    layer.data_quality.change_listeners.append(recorder.data_quality)
     call_log.before_place.append(recorder.durable)  # live: the order rows are committed before placeOrders goes
     driver.finish_listeners.append(lambda: recorder.finish(flumine.markets))
     if hasattr(flumine, "order_listeners"):  # live and paper: the order stream's updates

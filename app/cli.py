@@ -50,6 +50,8 @@ def _finish(framework, out: str | None) -> None:
     for trip in report.trips:
         event = f" on event {trip.event_id}" if trip.event_id else ""
         print(f"kill switch {trip.state} at {trip.row()['time']}{event} by {trip.source}: {trip.reason}")
+    for line in report.quality_lines():
+        print(line)
     print(f"kill switch: {framework.safety.kill_switch.state}")
     errors = {s.name: s.hook_errors for s in framework.strategies if s.hook_errors}
     for name, count in errors.items():

@@ -66,6 +66,7 @@ class Framework:
             self.strategies,
             trips,
             self.skipped_lines(),
+            [change.row() for change in self.safety.data_quality.changes],
         )
 
     def run(self) -> None:

@@ -36,6 +36,7 @@ SUMMARY_COLUMNS = [
     "pnl",
     "open_exposure",
 ]
+DATA_QUALITY_REFUSAL = "data_quality:"  # how a refusal by the data-quality guard starts its reason
 MONEY_COLUMNS = ("matched_stake", "gross_pnl", "commission", "pnl", "open_exposure")
 
 
@@ -67,6 +68,34 @@ class Report:
     commission_rate: float
     trips: tuple[Trip, ...] = ()
     skipped: dict[str, dict[int, str]] = field(default_factory=dict)  # recording -> line -> why it was left out
+    quality: tuple[dict, ...] = ()  # every data-quality pause and resume (QualityChange rows), in order
+
+    def data_quality(self) -> dict:
+        """Data-quality pauses: how many, on how many markets, the orders they refused, and every change."""
+        pauses = [row for row in self.quality if row["action"] == "pause"]
+        refused = 0
+        if not self.refusals.empty:
+            refused = int(self.refusals["reason"].str.contains(DATA_QUALITY_REFUSAL, regex=False).sum())
+        return {
+            "pauses": len(pauses),
+            "markets": len({row["market_id"] for row in pauses}),
+            "refused": refused,
+            "changes": list(self.quality),
+        }
+
+    def quality_lines(self, limit: int = 10) -> list[str]:
+        """The report's data-quality lines: the count, then the first pauses with their market, time and cause."""
+        quality = self.data_quality()
+        if not quality["pauses"]:
+            return []
+        lines = [
+            f"data quality: {quality['pauses']} pause(s) on {quality['markets']} market(s), "
+            f"{quality['refused']} order(s) refused"
+        ]
+        for row in [r for r in self.quality if r["action"] == "pause"][:limit]:
+            time = dt.datetime.fromtimestamp(row["at"], dt.UTC).isoformat(timespec="milliseconds")
+            lines.append(f"  paused {row['market_id']} at {time}: {row['reason']}")
+        return lines
 
     def table(self) -> str:
         """The summary as a printable text table with a totals line (unsettled markets say so)."""
@@ -98,6 +127,7 @@ class Report:
             "markets": [_nulls(row) for row in self.summary.to_dict(orient="records")],
             "totals": self.totals,
             "kill_switch_trips": [trip.row() for trip in self.trips],
+            "data_quality": self.data_quality(),
             "skipped_lines": {
                 path: [{"line": n, "reason": why} for n, why in sorted(lines.items())]
                 for path, lines in sorted(self.skipped.items())
@@ -136,6 +166,7 @@ def build_report(
     strategies: Iterable = (),
     trips: Iterable = (),
     skipped: dict[str, dict[int, str]] | None = None,
+    quality: Iterable[dict] = (),
 ) -> Report:
     """A report from flumine's markets (each with a blotter), the refused orders and trips after a run.
 
@@ -208,4 +239,5 @@ def build_report(
         commission_rate=commission_rate,
         trips=tuple(trips),
         skipped=dict(skipped or {}),
+        quality=tuple(quality),
     )

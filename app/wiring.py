@@ -10,6 +10,7 @@ from flumine.baseflumine import BaseFlumine
 from app.driver import LayerDriver
 from app.framework import Framework, Mode
 from app.plugins import PluginRegistry
+from controls.dataquality import DataQualityControl
 from controls.daybook import DayBook
 from controls.execution import CallLog
 from controls.killswitch import KillSwitchControl
@@ -57,8 +58,16 @@ def assemble(
         cooldowns=layer.daybook.cooldowns,
         positions_of=layer.ledgers.positions,
     )
-    # ours go first, so a refused order names the kill switch or the risk limit rather than a later symptom
-    flumine.trading_controls[:0] = [KillSwitchControl(flumine, layer.kill_switch, layer.ledgers.positions), risk]
+    # ours go first, so a refused order names the kill switch or the risk limit rather than a later symptom;
+    # the data-quality pause before the risk limits, so an order it refuses does not start a selection cooldown
+    ours = [KillSwitchControl(flumine, layer.kill_switch, layer.ledgers.positions), risk]
+    if layer.data_quality.enabled:
+        ours.insert(1, DataQualityControl(flumine, layer.data_quality))
+        # stream notices come on the stream's thread: the guard hears them on flumine's main thread
+        layer.monitor.notice_listeners.append(
+            lambda stream_id, what: post(lambda: layer.data_quality.notice(stream_id, what))
+        )
+    flumine.trading_controls[:0] = ours
     exempt_hedges_from_strategy_exposure(flumine)  # else max_order_exposure can refuse the hedge of a long price
     flumine.add_market_middleware(SafetyMiddleware(layer))
     return Framework(

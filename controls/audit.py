@@ -17,6 +17,7 @@ from flumine.markets.middleware import Middleware
 from flumine.order.order import OrderStatus
 
 from controls.auditwriter import AuditWriter
+from controls.dataquality import QualityChange
 from controls.dispatch import Refusal
 from controls.killswitch import Change
 from core.clock import Clock
@@ -122,6 +123,10 @@ class AuditRecorder(Middleware):
             "event_id": event_id,
         }
         self.writer.put(("kill", row))
+
+    def data_quality(self, change: QualityChange) -> None:
+        """A market's new orders paused or resumed (the data-quality guard)."""
+        self.writer.put(("quality", {**change.row(), "at_wall": self.wall.now()}))
 
     def orders_changed(self, markets) -> None:
         """Live: the order stream moved some orders; a row for each state change."""

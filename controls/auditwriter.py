@@ -142,6 +142,7 @@ class AuditWriter(LoggingControl):
         """Write one batch: new rows first, then the changes to them, each kind in one executemany."""
         run = self.run_id
         markets, orders, events, kills, order_updates, market_updates = {}, {}, [], [], {}, {}
+        quality: list[dict] = []
         refusals: dict[tuple, dict] = {}
         pnl: dict[tuple, dict] = {}
         for op in batch:
@@ -164,6 +165,8 @@ class AuditWriter(LoggingControl):
                 events.append({"run_id": run, **op[1]})
             elif kind == "kill":
                 kills.append({"run_id": run, **op[1]})
+            elif kind == "quality":
+                quality.append({"run_id": run, **op[1]})
             elif kind == "refusal":
                 row = op[1]
                 key = (row["market_id"], row["strategy"], row["reason"])
@@ -187,6 +190,8 @@ class AuditWriter(LoggingControl):
             connection.execute(insert(schema.order_events), _uniform(events))
         if kills:
             connection.execute(insert(schema.kill_switch_events), kills)
+        if quality:
+            connection.execute(insert(schema.data_quality_events), quality)
         for market_id, fields in market_updates.items():
             t = schema.markets
             connection.execute(update(t).where(and_(t.c.run_id == run, t.c.market_id == market_id)).values(fields))

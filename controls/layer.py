@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flumine.markets.middleware import Middleware
 
 from controls.cascade import CascadeController
+from controls.dataquality import DataQualityGuard
 from controls.daybook import DayBook
 from controls.dispatch import OrderDispatcher
 from controls.execution import CallLog
@@ -81,6 +82,9 @@ class SafetyLayer:
             timers=timers,
             positions_of=self.ledgers.positions,
         )
+        self.data_quality = DataQualityGuard(
+            config.data_quality, clock, timers, tracker, markets=lambda: flumine.markets.markets.values()
+        )
         self.monitor = StreamMonitor(self.wall)
         self.kill_switch.on_trip(self.on_trip)
         if self.daybook.damage:  # not knowing today's losses is not a state to trade in
@@ -143,6 +147,7 @@ class SafetyLayer:
         self.check_drawdown()
         self.hedger.update(market)
         self.cascade.tick()
+        self.data_quality.closed(market)
         for listener in self.closed_listeners:
             listener(market)
 
@@ -219,7 +224,7 @@ class SafetyLayer:
 
 
 class SafetyMiddleware(Middleware):
-    """Per update: the cascade controller, then revalue the market, check the drawdown, follow hedges."""
+    """Per update: the data-quality guard, the cascade controller, then revalue, check the drawdown, follow hedges."""
 
     def __init__(self, layer: SafetyLayer) -> None:
         self.layer = layer
@@ -232,6 +237,8 @@ class SafetyMiddleware(Middleware):
     def __call__(self, market) -> None:
         """Run the per-update checks for one market (a few attribute tests when nothing is going on)."""
         layer = self.layer
+        if layer.data_quality.enabled:
+            layer.data_quality.update(market)
         cascade = layer.cascade
         if cascade.active:
             cascade(market)

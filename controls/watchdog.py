@@ -19,6 +19,7 @@ class StreamMonitor:
         self.last_seen: dict[int, float] = {}
         self.statuses: list[tuple[float, int | None, str]] = []
         self.error_listeners: list[Callable[[str], None]] = []
+        self.notice_listeners: list[Callable[[int | None, str], None]] = []  # (stream unique id, what): 503, con
 
     def seen(self, stream_id: int) -> None:
         """A data message or heartbeat arrived."""
@@ -27,6 +28,11 @@ class StreamMonitor:
     def status(self, stream_id: int | None, what: str) -> None:
         """A status event (503, connection lost, ...) that is not a sign of life."""
         self.statuses.append((self.clock.now(), stream_id, what))
+
+    def notice(self, stream_unique_id: int | None, what: str) -> None:
+        """The stream said its data may be stale (503) or conflated: the data-quality guard is told."""
+        for listener in self.notice_listeners:
+            listener(stream_unique_id, what)
 
     def error(self, stream_id: int | None, code: str, message: str) -> None:
         """A request the stream refused (e.g. authentication with an expired session)."""
@@ -55,11 +61,25 @@ def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
         def on_data(self, raw_data: str):
             if '"status":503' in raw_data or '"status": 503' in raw_data:
                 monitor.status(id(self), "503: stream data may be stale")
+                monitor.notice(self.stream_unique_id, "503: stream data may be stale")
             elif '"FAILURE"' in raw_data and '"statusCode"' in raw_data:  # a status reply that failed
                 answer = json.loads(raw_data)
                 monitor.error(id(self), answer.get("errorCode", "FAILURE"), answer.get("errorMessage", ""))
             else:
                 monitor.seen(id(self))
+                if ('"con":true' in raw_data or '"con": true' in raw_data) and _conflated(raw_data):
+                    monitor.notice(self.stream_unique_id, "conflated: the stream sent several updates as one")
             return super().on_data(raw_data)
 
     return MonitoredListener
+
+
+def _conflated(raw_data: str) -> bool:
+    """Whether a change message says `con: true` itself (what betfairlightweight calls unexpected conflation).
+
+    A market change's own `con` (inside `mc`) is left alone: Betfair's historical data, and so the emulator's
+    replays of it, carry it on nearly every change."""
+    try:
+        return bool(json.loads(raw_data).get("con"))
+    except (ValueError, AttributeError):
+        return False

@@ -129,6 +129,21 @@ refusals = Table(
     Column("last_at", Float, nullable=False),
 )
 
+data_quality_events = Table(
+    "data_quality_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("at", Float, nullable=False),  # market time
+    Column("at_wall", Float, nullable=False),
+    Column("market_id", String(32), nullable=False),
+    Column("event_id", String(32)),
+    Column("action", String(8), nullable=False),  # pause or resume
+    Column("causes", String(200), nullable=False),  # comma-separated: publish_lag, book, stalled, stream_notices ...
+    Column("reason", Text, nullable=False),
+)
+Index("ix_data_quality_events_market", data_quality_events.c.run_id, data_quality_events.c.market_id)
+
 pnl = Table(
     "pnl",
     metadata,

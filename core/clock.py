@@ -32,6 +32,10 @@ class Clock(Protocol):
         """Move market time on to a later time between updates (a timer's deadline)."""
         ...
 
+    def lag(self) -> float:
+        """Seconds the latest market data's publish time lagged its receipt (0 where receipt is publish)."""
+        ...
+
 
 class MarketDataClock:
     """Clock that reads the latest market-data publish time (deterministic backtests)."""
@@ -52,6 +56,10 @@ class MarketDataClock:
         if when > self._now:
             self._now = when
 
+    def lag(self) -> float:
+        """A replay receives each update at its publish time: no lag, so a backtest never pauses for one."""
+        return 0.0
+
 
 class LiveMarketClock:
     """Market time of a live stream: the latest publish time seen, which never goes back.
@@ -68,6 +76,7 @@ class LiveMarketClock:
         self._now = self._wall.now()
         self._seen_at = self._now  # wall time of the latest market message
         self._seen_now = self._now  # market time then
+        self._lag = 0.0  # receipt (wall) less publish time of the latest market message
 
     def now(self) -> float:
         """The latest publish time (or a later time it was moved on to), epoch seconds."""
@@ -80,6 +89,11 @@ class LiveMarketClock:
             self._now = seen
         self._seen_at = self._wall.now()
         self._seen_now = self._now
+        self._lag = self._seen_at - seen
+
+    def lag(self) -> float:
+        """Wall seconds between the latest update's publish time and its receipt here (when it was observed)."""
+        return self._lag
 
     def advance_to(self, when: float) -> None:
         """Move on to a later time (a timer's deadline, or quiet_until)."""
@@ -104,6 +118,10 @@ class WallClock:
 
     def advance_to(self, when: float) -> None:
         """Wall time moves by itself."""
+
+    def lag(self) -> float:
+        """Wall time reads no market data."""
+        return 0.0
 
 
 class Timers:

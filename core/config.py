@@ -152,6 +152,25 @@ class HedgeConfig(Frozen):
     min_stake: float = Field(default=1.0, gt=0, description="smallest hedge stake placed")
 
 
+class DataQualityConfig(Frozen):
+    """When a market's data is doubtful enough to pause its new orders, and how long it must be clean to resume."""
+
+    enabled: bool = Field(default=True, description="pause new orders on markets whose data is doubtful")
+    max_publish_lag: float | None = Field(
+        default=2.0, gt=0, description="seconds publish time may lag receipt (live and paper; a replay has no lag)"
+    )
+    check_book: bool = Field(default=True, description="pause on a crossed or empty book in an OPEN market")
+    stall_after: float | None = Field(
+        default=60.0, gt=0, description="seconds without an update while the event's other markets update"
+    )
+    stall_min_updates: int = Field(
+        default=300, ge=1, description="updates of the event's other markets meanwhile (a quiet market is normal)"
+    )
+    notice_count: int = Field(default=3, ge=1, description="503 / conflation notices within notice_window that pause")
+    notice_window: float = Field(default=60.0, gt=0, description="seconds over which notices are counted")
+    resume_after: float = Field(default=10.0, ge=0, description="seconds of clean data before new orders resume")
+
+
 class ExchangeConfig(Frozen):
     """Which exchange live, paper and record talk to, and how often they poll it."""
 
@@ -210,6 +229,7 @@ class AppConfig(Frozen):
     rate_limit: RateLimitConfig = RateLimitConfig()
     cascade: CascadeConfig = CascadeConfig()
     hedge: HedgeConfig = HedgeConfig()
+    data_quality: DataQualityConfig = DataQualityConfig()
     exchange: ExchangeConfig = ExchangeConfig()
     record: RecordConfig = RecordConfig()
     store: StoreConfig = StoreConfig()

@@ -238,8 +238,8 @@ class Exchange:
             elif fault.kind == "invalidate_session":
                 self.sessions.clear()
                 subs = []
-            elif fault.kind in ("duplicate", "reorder"):
-                self.message_faults.add(fault.kind, fault.count)
+            elif fault.kind in ("duplicate", "reorder", "late", "conflate"):
+                self.message_faults.add(fault.kind, fault.count, fault.seconds)
                 subs = []
             else:
                 subs = []

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.config import describe_validation_error
 from core.errors import EmulatorError
 
-STREAM_KINDS = {"drop_stream", "status_503", "invalidate_session", "duplicate", "reorder"}
+STREAM_KINDS = {"drop_stream", "status_503", "invalidate_session", "duplicate", "reorder", "late", "conflate"}
 CALL_KINDS = {"error", "report", "delay"}
 
 
@@ -26,12 +26,25 @@ class Fault(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["drop_stream", "status_503", "invalidate_session", "duplicate", "reorder", "error", "report", "delay"]
+    kind: Literal[
+        "drop_stream",
+        "status_503",
+        "invalidate_session",
+        "duplicate",
+        "reorder",
+        "late",
+        "conflate",
+        "error",
+        "report",
+        "delay",
+    ]
     at: float | None = Field(default=None, ge=0, description="seconds after the replay starts; absent = at once")
     operation: str | None = Field(default=None, description="REST method (placeOrders ...); absent = any betting call")
     code: str | None = Field(default=None, description="error code for kind 'error'")
     status: Literal["FAILURE", "TIMEOUT"] = "FAILURE"
-    seconds: float = Field(default=0.0, ge=0, description="refuse reconnects (drop_stream) or delay (delay)")
+    seconds: float = Field(
+        default=0.0, ge=0, description="refuse reconnects (drop_stream), delay (delay), publish times behind (late)"
+    )
     count: int = Field(default=1, ge=1, description="calls or stream messages affected")
 
     def matches(self, operation: str) -> bool:
@@ -120,15 +133,28 @@ class FaultBook:
 
 
 class MessageFaults:
-    """Stream messages still to duplicate or hold back (sent after the next one): `duplicate` and `reorder` faults."""
+    """Stream messages still to duplicate or hold back (sent after the next one), to publish late (their `pt`
+    `seconds` behind market time) or to mark conflated (`con: true`): `duplicate`, `reorder`, `late`, `conflate`."""
 
     def __init__(self) -> None:
-        self._left = {"duplicate": 0, "reorder": 0}
+        self._left = {"duplicate": 0, "reorder": 0, "late": 0, "conflate": 0}
         self._held: list[dict] | None = None
+        self._late_ms = 0
 
-    def add(self, kind: str, count: int) -> None:
+    def add(self, kind: str, count: int, seconds: float = 0.0) -> None:
         """Affect the next `count` messages."""
         self._left[kind] += count
+        if kind == "late":
+            self._late_ms = round(seconds * 1000)
+
+    def marks(self) -> tuple[int, bool]:
+        """For the next message: how many ms behind its publish time goes out, and whether it says conflated."""
+        late = conflated = False
+        for kind in ("late", "conflate"):
+            if self._left[kind] > 0:
+                self._left[kind] -= 1
+                late, conflated = (True, conflated) if kind == "late" else (late, True)
+        return (self._late_ms if late else 0), conflated
 
     def batches(self, changes: list[dict]) -> list[list[dict]]:
         """The batches to send for one message."""

@@ -67,10 +67,11 @@ def publish(exchange: Exchange, message: Message) -> None:
             if market.status == "CLOSED" and market_id not in exchange.settled:
                 exchange.settled[market_id] = pt
         exchange.published += 1
+        late_ms, conflated = exchange.message_faults.marks()
         for batch in exchange.message_faults.batches(changes):
             clk = exchange.clk()
             for sub in list(exchange.subscribers):
-                sub.market_changes(batch, pt, clk)
+                sub.market_changes(batch, pt - late_ms, clk, conflated)
         if changed:
             exchange.push_orders(list(changed.values()), pt)
         exchange.changed.notify_all()

@@ -89,8 +89,9 @@ class StreamConnection:
         for message in messages:
             self.outbox.put_nowait(message)
 
-    def market_changes(self, changes: list[dict], pt: int, clk: str) -> None:
-        """Queue the subscribed part of a market-change message (an image for a market seen for the first time)."""
+    def market_changes(self, changes: list[dict], pt: int, clk: str, conflated: bool = False) -> None:
+        """Queue the subscribed part of a market-change message (an image for a market seen for the first time);
+        `conflated` marks it `con: true`, as Betfair does when it merged several updates into one."""
         if self.market_sub is None:
             return
         mc = []
@@ -105,7 +106,10 @@ class StreamConnection:
                 mc.append(change)
         if mc:
             self.last_clk = clk
-            self._post({"op": "mcm", "id": self.market_sub, "clk": clk, "pt": pt, "mc": mc})
+            message = {"op": "mcm", "id": self.market_sub, "clk": clk, "pt": pt, "mc": mc}
+            if conflated:
+                message["con"] = True
+            self._post(message)
 
     def order_changes(self, oc: list[dict], pt: int, clk: str) -> None:
         """Queue order changes of the subscribed strategy refs."""

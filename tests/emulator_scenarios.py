@@ -163,7 +163,7 @@ class Listening:
     def __init__(self) -> None:
         self.orders: list[dict] = []
 
-    def market_changes(self, changes: list[dict], pt: int, clk: str) -> None:
+    def market_changes(self, changes: list[dict], pt: int, clk: str, conflated: bool = False) -> None:
         """Market data is not looked at."""
 
     def order_changes(self, oc: list[dict], pt: int, clk: str) -> None:
