@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from core.config import LoadedConfig
 from core.errors import ConfigError
 from core.redact import redactor
 
@@ -125,3 +126,10 @@ def alerts_from(
 
         sinks.append(WebhookSink(url, timeout=webhook_timeout, redact=redact))
     return LogAlerts(sinks)
+
+
+def alerts_for(config: LoadedConfig, environ: Mapping[str, str]) -> LogAlerts:
+    """The alerts a config's bot sends: alerts_from with the [alerts] section."""
+    cfg = config.app.alerts
+    url_file = config.resolve(cfg.webhook_url_file) if cfg.webhook_url_file else None
+    return alerts_from(environ, url_file, cfg.webhook_timeout)
