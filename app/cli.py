@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.cliparser import parser
 from core.errors import UserError
+from core.logformat import configure_logging
 from core.redact import redactor
 
 SECRET_VARIABLES = (
@@ -307,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     masks = redactor()  # first: no log line, at any level, shows a credential from the environment
     masks.add(*(os.environ.get(name) for name in SECRET_VARIABLES))
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level, args.log_format)
     if args.verbose:
         logging.getLogger("paddock.skips").setLevel(logging.INFO)
     try:

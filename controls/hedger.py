@@ -161,6 +161,7 @@ class Hedger:
             run.market_id,
             len(plan.orders),
             ticks,
+            extra={"market_id": run.market_id, "strategy": run.strategy.name},
         )
         return True
 
