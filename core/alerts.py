@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from core.clock import Clock, WallClock
 from core.config import LoadedConfig
 from core.errors import ConfigError
 from core.redact import redactor
@@ -59,12 +60,20 @@ class AlertSink(Protocol):
 
 
 class LogAlerts:
-    """Alerts written to the log at error level, kept in memory, and passed on to each sink."""
+    """Alerts written to the log at error level, kept in memory, and passed on to each sink.
 
-    def __init__(self, sinks: Iterable[AlertSink] = ()) -> None:
+    An alert identical to one passed on less than `repeat_interval` seconds before is logged but not passed on
+    (an exception repeating on every order call pages once a minute, not on every call); the next one that is
+    passed on says how many were held back."""
+
+    def __init__(self, sinks: Iterable[AlertSink] = (), clock: Clock | None = None, repeat_interval: float = 60.0):
         self.sent: list[tuple[str, str]] = []
         self.alerts: list[Alert] = []
         self.sinks: list[AlertSink] = list(sinks)
+        self.clock = clock or WallClock()
+        self.repeat_interval = repeat_interval
+        self._passed: dict[tuple[str, str], float] = {}  # (title, message) -> when last passed on
+        self.held_back = 0
 
     def send(self, title: str, message: str, *, error: BaseException | None = None, **context: object) -> None:
         """Log the alert and hand it to every sink (a sink that fails is logged, the others still get it)."""
@@ -72,6 +81,16 @@ class LogAlerts:
         self.sent.append((title, message))
         self.alerts.append(alert)
         logger.error("ALERT %s", alert.text(), extra={k: v for k, v in context.items() if v is not None})
+        if not self.sinks:
+            return
+        now, key = self.clock.now(), (title, message)
+        if now - self._passed.get(key, -self.repeat_interval) < self.repeat_interval:
+            self.held_back += 1
+            return
+        self._passed[key] = now
+        if self.held_back:
+            alert = Alert(title, f"{message} [{self.held_back} repeated alert(s) held back]", alert.context, error)
+            self.held_back = 0
         for sink in self.sinks:
             try:
                 sink.deliver(alert)

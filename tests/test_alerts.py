@@ -121,3 +121,18 @@ def test_webhook_url_from_a_file_named_in_config(tmp_path):
     with pytest.raises(ConfigError, match="must start with http") as info:
         alerts_from({}, url_file=tmp_path / "bad")
     assert "xyz-7c2d" not in str(info.value)
+
+
+def test_an_alert_repeated_within_the_interval_is_logged_but_posted_once():
+    with HttpSink() as hook:
+        alerts = alerts_from({"PADDOCK_WEBHOOK_URL": hook.url})
+        for _ in range(3):
+            alerts.send(ORDER_PATH_ERROR, "ValueError('same')", market_id="1.1")
+        alerts.send(ORDER_PATH_ERROR, "ValueError('other')", market_id="1.1")
+        hook.wait(lambda r: len(r) == 2, what="two POSTs")
+        alerts.close(5)
+    assert len(alerts.sent) == 4  # every one is logged
+    assert [r.json()["text"] for r in hook.received] == [
+        "order path exception: ValueError('same') (market_id=1.1)",
+        "order path exception: ValueError('other') [2 repeated alert(s) held back] (market_id=1.1)",
+    ]
