@@ -82,11 +82,17 @@ class RedactingJsonFormatter(jsonlogger.JsonFormatter):
         return self._redact(super().format(record))
 
 
+def json_logging() -> bool:
+    """Whether the root logger writes JSON lines (then status lines go to the log too, as JSON)."""
+    return any(isinstance(h.formatter, RedactingJsonFormatter) for h in logging.getLogger().handlers)
+
+
 def configure_logging(level: int, log_format: str = "text", stream: TextIO | None = None) -> None:
     """The root logger's one handler: text or JSON lines to stderr, with the context fields and redaction."""
     handler = logging.StreamHandler(stream or sys.stderr)
     if log_format == "json":
         handler.setFormatter(RedactingJsonFormatter(redactor()))
+        logging.getLogger("paddock.status").setLevel(logging.INFO)  # the status line, shown at any --log-level
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.addFilter(ContextFilter())

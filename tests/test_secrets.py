@@ -117,8 +117,12 @@ def test_debug_logs_and_alerts_of_paper_and_live_never_show_a_credential_or_sess
     assert "DEBUG" in stderr and "authentication" in stderr  # the lines that used to carry them are there
     assert any(e.get("message", "").startswith("kill switch HALTED: stream:") for e in events)  # flushed at exit
     if log_format == "json":
-        records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+        lines = stderr.splitlines()
+        said = [line for line in lines if not line.startswith("{")]  # what the CLI says to a person, Ctrl-C's answer
+        assert said == ["stopping: finishing open work (a few seconds); signal again to quit at once"]
+        records = [json.loads(line) for line in lines if line.startswith("{")]
         assert any(r["message"] == "Client added" and r["username"] == "***" for r in records)
+        assert any(r["logger"] == "paddock.status" and r["kill_switch"] == "HALTED" for r in records)
     written = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".py")
     everything = stdout + stderr + written + "".join(sent)
     for secret in [*SECRETS.values(), *tokens, *routes.values()]:
