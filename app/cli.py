@@ -10,9 +10,17 @@ from pathlib import Path
 
 from app.cliparser import parser
 from core.errors import UserError
+from core.logformat import configure_logging
 from core.redact import redactor
 
-SECRET_VARIABLES = ("BETFAIR_USERNAME", "BETFAIR_PASSWORD", "BETFAIR_APP_KEY", "PADDOCK_DB_URL", "SENTRY_DSN")
+SECRET_VARIABLES = (
+    "BETFAIR_USERNAME",
+    "BETFAIR_PASSWORD",
+    "BETFAIR_APP_KEY",
+    "PADDOCK_DB_URL",
+    "SENTRY_DSN",
+    "PADDOCK_WEBHOOK_URL",
+)
 
 logger = logging.getLogger("paddock")
 
@@ -209,14 +217,23 @@ def _cmd_kill_switch(args) -> int:
     from app.assembly import Mode, kill_switch_path
     from controls.killswitch import KillSwitch
     from controls.store import JsonFileStore
-    from core.alerts import LogAlerts, alerts_from
+    from core.alerts import LogAlerts, alerts_for
     from core.clock import WallClock
     from core.config import load_config
 
     config = load_config(args.config)
     path = kill_switch_path(config, Mode(args.mode))
-    alerts = alerts_from(os.environ) if args.action == "trip" else LogAlerts()  # `status` pages nobody
-    switch = KillSwitch(WallClock(), JsonFileStore(path), alerts)
+    alerts = alerts_for(config, os.environ) if args.action == "trip" else LogAlerts()  # `status` pages nobody
+    try:
+        switch = KillSwitch(WallClock(), JsonFileStore(path), alerts)
+        _kill_switch_action(switch, path, args)
+    finally:
+        alerts.close()  # the trip's alert is sent before the command returns
+    return 0
+
+
+def _kill_switch_action(switch, path, args) -> None:
+    """What `kill-switch` was asked to do, and the state it leaves."""
     if switch.damage:
         print(f"kill switch state file {path} cannot be read: {switch.damage}; it counts as HALTED")
         if args.action == "reset":
@@ -230,7 +247,6 @@ def _cmd_kill_switch(args) -> int:
     for change in switch.history[-args.history :] if args.history else []:
         d = change.as_dict()
         print(f"  {d['time']}  {d['action']:<5} -> {d['state']:<8} {d['source']}: {d['reason']}")
-    return 0
 
 
 def _cmd_config(args) -> int:
@@ -303,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     masks = redactor()  # first: no log line, at any level, shows a credential from the environment
     masks.add(*(os.environ.get(name) for name in SECRET_VARIABLES))
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level, args.log_format)
     if args.verbose:
         logging.getLogger("paddock.skips").setLevel(logging.INFO)
     try:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.logformat import FORMATS
+
+FORMAT_HELP = "log lines as text (default) or json: one JSON object a line, with market_id, strategy, bet_id"
+
 
 def _subparser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
     """A subcommand parser class that also takes the global options."""
@@ -22,10 +26,12 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="main.py", description="Betfair trading bots on flumine: backtest, paper, live.")
     p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    p.add_argument("--log-format", choices=FORMATS, default="text", help=FORMAT_HELP)
     p.add_argument("-v", "--verbose", action="store_true", help="say why strategies skip markets")
     # global options are taken after the subcommand too (`main.py backtest --log-level INFO`)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--log-level", default=argparse.SUPPRESS, help="logging level (default WARNING)")
+    common.add_argument("--log-format", choices=FORMATS, default=argparse.SUPPRESS, help=FORMAT_HELP)
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="say why strategies skip markets"
     )

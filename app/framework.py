@@ -11,6 +11,7 @@ from flumine.events.events import TerminationEvent
 from app.lock import BotLock
 from app.report import Report, Trip, build_report
 from controls.layer import SafetyLayer
+from core.alerts import LogAlerts
 from core.clock import Clock
 from core.config import LoadedConfig
 from core.recordings import Recording
@@ -43,6 +44,7 @@ class Framework:
     lock: BotLock | None = None  # live and paper: this bot's hold on its data directory
     unreadable: dict[str, str] = field(default_factory=dict)  # backtest: files left out, and why
     audit: object | None = None  # app.auditing.Audit when the audit store is on
+    alerts: LogAlerts | None = None  # live and paper: closed (Sentry and the webhook flushed) when the run ends
 
     def skipped_lines(self) -> dict[str, dict[int, str]]:
         """Backtest: per recording, the lines left out and why (files that could not be read at all: line 0)."""
@@ -82,6 +84,8 @@ class Framework:
                 self.audit.close(outcome)
             if self.lock is not None:
                 self.lock.release()
+            if self.alerts is not None:
+                self.alerts.close()
 
     def stop(self) -> None:
         """Ask a running live or paper framework to finish (from any thread or a signal handler)."""

@@ -22,7 +22,7 @@ from controls.daybook import DayBook
 from controls.execution import CallLog, LoggedBetfairExecution
 from controls.store import JsonFileStore
 from controls.watchdog import monitored_listener
-from core.alerts import alerts_from
+from core.alerts import alerts_for
 from core.clock import LiveMarketClock, WallClock
 from core.config import LoadedConfig
 from core.errorcodes import SESSION_CODES
@@ -52,6 +52,7 @@ def build_exchange(
     until_closed: bool = False,
 ) -> Framework:
     """Live (real orders) or paper (simulated orders) on the market stream of Betfair or a local exchange."""
+    alerts = alerts_for(config, environ)  # a webhook file that cannot be read stops here, before the lock
     lock = BotLock(kill_switch_path(config, mode).parent).acquire()  # before anything touches the exchange
     paper_trade = mode == Mode.PAPER
     wall = WallClock()
@@ -67,10 +68,9 @@ def build_exchange(
 
     store = JsonFileStore(kill_switch_path(config, mode))
     daybook = DayBook(clock, JsonFileStore(kill_switch_path(config, mode).parent / "daybook.json"))
-    framework = assemble(
-        mode, config, flumine, clock, call_log, store, alerts_from(environ), post, wall=wall, daybook=daybook
-    )
+    framework = assemble(mode, config, flumine, clock, call_log, store, alerts, post, wall=wall, daybook=daybook)
     framework.lock = lock
+    framework.alerts = alerts  # flushed and closed when the run ends
     layer = framework.safety
     # on an execution thread: renew the session before flumine retries the call
     call_log.listeners.append(lambda code: code in SESSION_CODES and client.renew_session(code))
@@ -103,9 +103,7 @@ def build_exchange(
         layer.tick()
 
     flumine.add_worker(
-        BackgroundWorker(
-            flumine, function=lambda *_: post(tick), interval=SAFETY_TICK, name="paddock_safety_tick"
-        )
+        BackgroundWorker(flumine, function=lambda *_: post(tick), interval=SAFETY_TICK, name="paddock_safety_tick")
     )
     exchange_cfg = config.app.exchange
     if exchange_cfg.status_interval or until_closed:

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from typing import TextIO
 
 from app.report import settled
+from core.logformat import json_logging
 from core.positions import positions
 
 logger = logging.getLogger("paddock.watch")
+status_log = logging.getLogger("paddock.status")
 
 
 class RunWatch:
@@ -38,7 +40,11 @@ class RunWatch:
         """The worker's call (on its own thread): ask for a status line; stop when everything is done."""
         self.post(self.status)
         if self.until_closed and self._all_settled and not self.exchange_offers_more():
-            print("every market has closed and settled, and the exchange offers no new one: stopping", file=self.out)
+            said = "every market has closed and settled, and the exchange offers no new one: stopping"
+            if json_logging():
+                status_log.info(said)
+            else:
+                print(said, file=self.out)
             self.framework.stop()
 
     def status(self) -> None:
@@ -55,6 +61,13 @@ class RunWatch:
         if not self.show:
             return
         switch = self.framework.safety.kill_switch
+        if json_logging():  # one JSON object a line on stderr: the status is a log record with its figures
+            fields = {"mode": str(self.framework.mode), "markets_open": len(markets) - len(closed),
+                      "in_play": len(in_play), "closed": len(closed), "orders": len(orders), "matched": matched,
+                      "settled_pnl": round(pnl, 2), "open_exposure": round(exposure, 2),
+                      "kill_switch": str(switch.state)}  # fmt: skip
+            status_log.info("status", extra=fields)
+            return
         line = (
             f"paddock {self.framework.mode} {time.strftime('%H:%M:%S')} "
             f"up {int(time.monotonic() - self.started)}s | markets {len(markets) - len(closed)} open "

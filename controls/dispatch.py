@@ -56,7 +56,7 @@ class OrderDispatcher:
         limiter: RateLimiter,
         in_play: Callable[[str], bool],
         urgent: Callable[[], bool],
-        on_error: Callable[[Exception], None],
+        on_error: Callable[[Exception, str], None],
         on_refused: Callable[[object, object, str], None] | None = None,
     ) -> None:
         self.flumine = flumine
@@ -172,10 +172,16 @@ class OrderDispatcher:
         self.refusals.append(refusal)
         for listener in self.refusal_listeners:
             listener(refusal)
-        logger.info("order refused on %s %s: %s", refusal.market_id, refusal.selection_id, refusal.reason)
+        logger.info(
+            "order refused on %s %s: %s",
+            refusal.market_id,
+            refusal.selection_id,
+            refusal.reason,
+            extra={"market_id": refusal.market_id, "strategy": refusal.strategy},
+        )
         if self.on_refused is not None:
             self.on_refused(market, order, refusal.reason)
 
     def _failed(self, market, exc: Exception) -> None:
-        logger.exception("order path error on market %s", market.market_id)
-        self.on_error(exc)
+        logger.exception("order path error on market %s", market.market_id, extra={"market_id": market.market_id})
+        self.on_error(exc, market.market_id)

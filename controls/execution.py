@@ -112,7 +112,11 @@ class LoggedBetfairExecution(_Logged, BetfairExecution):
             return response
         for order, report in zip(order_package, reports, strict=False):
             if report.status == "TIMEOUT":
-                logger.warning("placeOrders TIMEOUT for order %s: waiting for the order stream", order.id)
+                logger.warning(
+                    "placeOrders TIMEOUT for order %s: waiting for the order stream",
+                    order.id,
+                    extra={"market_id": order.market_id, "strategy": order.trade.strategy.name, "bet_id": order.bet_id},
+                )
                 self._leave_to_stream(order)
         return response
 

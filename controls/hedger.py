@@ -14,6 +14,7 @@ from flumine.utils import price_ticks_away
 
 from controls.dispatch import OrderDispatcher
 from controls.killswitch import KillSwitch, TradingState
+from core.alerts import HEDGE_FAILED
 from core.clock import Clock
 from core.config import HedgeConfig
 from core.greenup import Greenup
@@ -134,7 +135,7 @@ class Hedger:
                 f"hedge on market {run.market_id} for {run.strategy.name} killed {run.attempts} times "
                 f"(up to {self.config.hedge_max_ticks} ticks worse); position left open"
             )
-            self.kill_switch.alerts.send("hedge failed", message)
+            self.kill_switch.alerts.send(HEDGE_FAILED, message, market_id=run.market_id, strategy=run.strategy.name)
             self.kill_switch.trip(message, source="hedge", state=TradingState.REDUCING)
             return False
         ticks = self._ticks(run.attempts)
@@ -160,6 +161,7 @@ class Hedger:
             run.market_id,
             len(plan.orders),
             ticks,
+            extra={"market_id": run.market_id, "strategy": run.strategy.name},
         )
         return True
 

@@ -19,7 +19,7 @@ from controls.ratelimit import RateLimiter
 from controls.risk import DECISION_PRICE
 from controls.store import StateStore
 from controls.watchdog import StreamMonitor
-from core.alerts import AlertHook
+from core.alerts import ORDER_PATH_ERROR, AlertHook
 from core.clock import Clock, Timers
 from core.config import AppConfig
 from core.ledger import Ledgers
@@ -54,6 +54,7 @@ class SafetyLayer:
         self.wall = wall or clock  # the operator's time: the kill switch's history, the stream watchdog
         self.tracker = tracker
         self.call_log = call_log
+        self.alerts = alerts  # the framework's alert hook: alerts.send(title, message, market_id=..., ...)
         self.kill_switch = KillSwitch(self.wall, store, alerts)
         self.limiter = RateLimiter(clock, config.rate_limit.in_play, config.rate_limit.pre_race)
         self.dispatcher = OrderDispatcher(
@@ -85,7 +86,7 @@ class SafetyLayer:
         self.data_quality = DataQualityGuard(
             config.data_quality, clock, timers, tracker, markets=lambda: flumine.markets.markets.values()
         )
-        self.monitor = StreamMonitor(self.wall)
+        self.monitor = StreamMonitor(self.wall, alerts, config.alerts.reconnect_storm, config.alerts.reconnect_window)
         self.kill_switch.on_trip(self.on_trip)
         if self.daybook.damage:  # not knowing today's losses is not a state to trade in
             self.kill_switch.trip(f"today's P&L and cooldowns cannot be read: {self.daybook.damage}", source="state")
@@ -181,8 +182,9 @@ class SafetyLayer:
 
     # --- triggers ---
 
-    def order_path_error(self, exc: Exception) -> None:
-        """An exception in the order path."""
+    def order_path_error(self, exc: Exception, market_id: str | None = None) -> None:
+        """An exception in the order path: an alert with the exception, and a trip when so configured."""
+        self.alerts.send(ORDER_PATH_ERROR, f"{exc!r}", error=exc, market_id=market_id)
         if self.config.kill_switch.trip_on_order_error:
             self.kill_switch.trip(f"order path error: {exc!r}", source="order_error")
 

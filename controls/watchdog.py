@@ -1,25 +1,58 @@
-"""Market stream liveness: every message (data or heartbeat) is seen; silence longer than a timeout is reported."""
+"""Market stream liveness: every message (data or heartbeat) is seen; silence longer than a timeout is reported,
+and so is a storm of reconnects."""
 
 from __future__ import annotations
 
 import json
+import logging
+from collections import deque
 from collections.abc import Callable
 
 from betfairlightweight import StreamListener
 
+from core.alerts import RECONNECT_STORM, AlertHook, LogAlerts
 from core.clock import Clock
+
+logger = logging.getLogger("paddock.watchdog")
 
 
 class StreamMonitor:
     """When each stream last delivered a message that shows it is alive."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, alerts: AlertHook | None = None, storm: int = 3, window: float = 300.0) -> None:
         self.clock = clock
+        self.alerts = alerts or LogAlerts()
+        self.storm = storm  # this many reconnects within `window` seconds is a storm: one alert
+        self.window = window
         self.started_at = clock.now()
         self.last_seen: dict[int, float] = {}
         self.statuses: list[tuple[float, int | None, str]] = []
         self.error_listeners: list[Callable[[str], None]] = []
         self.notice_listeners: list[Callable[[int | None, str], None]] = []  # (stream unique id, what): 503, con
+        self.connections: dict[int, int] = {}  # stream -> connections made (the first is not a reconnect)
+        self._reconnects: deque[float] = deque()  # times of recent reconnects, over every stream
+        self.storms = 0
+
+    def connected(self, stream_id: int) -> None:
+        """A stream's connection message arrived: it connected, or reconnected after a drop."""
+        count = self.connections[stream_id] = self.connections.get(stream_id, 0) + 1
+        if count == 1:
+            return
+        now = self.clock.now()
+        self.status(stream_id, "reconnected")
+        self._reconnects.append(now)
+        while now - self._reconnects[0] > self.window:
+            self._reconnects.popleft()
+        logger.warning(
+            "market stream reconnected (%s reconnect(s) in the last %.0f s)", len(self._reconnects), self.window
+        )
+        if len(self._reconnects) >= self.storm:
+            count, self._reconnects = len(self._reconnects), deque()  # the next storm counts afresh
+            self.storms += 1
+            self.alerts.send(
+                RECONNECT_STORM,
+                f"the market stream reconnected {count} times within {self.window:.0f} s (limit {self.storm})",
+            )
 
     def seen(self, stream_id: int) -> None:
         """A data message or heartbeat arrived."""
@@ -66,6 +99,8 @@ def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
                 answer = json.loads(raw_data)
                 monitor.error(id(self), answer.get("errorCode", "FAILURE"), answer.get("errorMessage", ""))
             else:
+                if '"connection"' in raw_data[:40]:  # {"op":"connection","connectionId":...}: (re)connected
+                    monitor.connected(id(self))
                 monitor.seen(id(self))
                 if ('"con":true' in raw_data or '"con": true' in raw_data) and _conflated(raw_data):
                     monitor.notice(self.stream_unique_id, "conflated: the stream sent several updates as one")

@@ -189,6 +189,17 @@ class RecordConfig(Frozen):
     out: str = Field(default="recordings", min_length=1)
 
 
+class AlertsConfig(Frozen):
+    """Where alerts go besides the log (Sentry: SENTRY_DSN) and what counts as a reconnect storm."""
+
+    webhook_url_file: str | None = Field(
+        default=None, description="a file holding the webhook URL (PADDOCK_WEBHOOK_URL wins); never the URL itself"
+    )
+    webhook_timeout: float = Field(default=5.0, gt=0, description="seconds a webhook POST may take")
+    reconnect_storm: int = Field(default=3, ge=1, description="market stream reconnects within the window that alert")
+    reconnect_window: float = Field(default=300.0, gt=0, description="seconds the reconnects are counted over")
+
+
 STORE_DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg")
 
 
@@ -233,6 +244,7 @@ class AppConfig(Frozen):
     exchange: ExchangeConfig = ExchangeConfig()
     record: RecordConfig = RecordConfig()
     store: StoreConfig = StoreConfig()
+    alerts: AlertsConfig = AlertsConfig()
     data_dir: str = Field(default="data", min_length=1, description="kill switch state and other durable files")
 
     @field_validator("strategies")

@@ -12,6 +12,7 @@ from flumine.markets.market import Market
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.clock import Clock, MarketDataClock
+from core.logformat import done, working_on
 from core.marketstate import IN_PLAY_HOOK, ON_REFUSED, ON_SUSPENDED, PRE_RACE_HOOK, MarketStates
 from core.ports import NotAssembled, OrderPort
 from core.positions import Positions, best_prices, close_out
@@ -235,6 +236,7 @@ class ModalStrategy(BaseStrategy):
         return None
 
     def _call(self, hook, market: Market, *args) -> None:
+        where = working_on(market.market_id, self.name)  # log lines of the hook name the market and strategy
         try:
             hook(market, *args)
         except Exception:
@@ -242,3 +244,5 @@ class ModalStrategy(BaseStrategy):
             logger.exception("strategy %s: %s failed on market %s", self.name, hook.__name__, market.market_id)
             if self.raise_hook_errors:
                 raise
+        finally:
+            done(where)

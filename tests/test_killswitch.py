@@ -169,6 +169,9 @@ def test_exception_in_the_order_path_trips(tmp_path, generated):
     assert switch.state is TradingState.HALTED
     trip = switch.history[0]
     assert trip.source == "order_error" and "already been placed" in trip.reason
+    alerts = framework.safety.alerts.alerts
+    assert [a.title for a in alerts] == ["order path exception", "kill switch HALTED"]
+    assert "already been placed" in str(alerts[0].error) and alerts[0].context["market_id"].startswith("1.")
     assert len(all_orders(framework)) == 1  # the first placement only
     assert all("kill switch HALTED" in r.reason for r in framework.safety.dispatcher.refusals)
     assert framework.safety.dispatcher.refusals
