@@ -14,7 +14,8 @@ def _page(items: list, params: dict, key: str) -> dict:
 
 
 def list_current_orders(exchange: Exchange, params: dict) -> dict:
-    """listCurrentOrders, filtered by bet ids, market ids and refs."""
+    """listCurrentOrders, filtered by bet ids, market ids and refs: orders of markets not yet settled (as Betfair,
+    whose settled bets are listed by listClearedOrders only)."""
     bet_ids = {str(b) for b in params.get("betIds") or ()}
     market_ids = {str(m) for m in params.get("marketIds") or ()}
     rfos = set(params.get("customerOrderRefs") or ())
@@ -24,7 +25,8 @@ def list_current_orders(exchange: Exchange, params: dict) -> dict:
         orders = [
             o.current()
             for o in exchange.engine.orders.values()
-            if (not bet_ids or o.bet_id in bet_ids)
+            if o.market_id not in exchange.settled
+            and (not bet_ids or o.bet_id in bet_ids)
             and (not market_ids or o.market_id in market_ids)
             and (not rfos or o.rfo in rfos)
             and (not rfss or o.rfs in rfss)

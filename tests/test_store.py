@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from app.assembly import Mode, build
 from app.plugins import discover
-from core.auditdb import open_store
+from core.auditdb import HEAD_REVISION, open_store
 from core.config import load_config
 from tests.conftest import ROOT, real, write_config
 from tests.pgserver import PASSWORD, new_database, postgres_server
@@ -134,7 +134,7 @@ def test_migrations_run_on_open_and_leave_a_current_store_alone(stored):
     _, url = stored
     engine = open_store(make_url(url))  # the second open: already at the head revision
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD_REVISION
     engine.dispose()
 
 
