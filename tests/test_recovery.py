@@ -31,7 +31,7 @@ MATCH_ODDS = "1.250000011"
 STATUS = {"EXECUTABLE": "Executable", "EXECUTION_COMPLETE": "Execution complete"}
 
 PROBE = '''
-"""Backs the in-play favourite at its best price (matched) and the second favourite far above (resting), once."""
+"""Backs the in-play favourite at any price (matched at the best) and the second favourite at 1000 (resting), once."""
 from flumine.order.order import LimitOrder
 from flumine.order.trade import Trade
 
@@ -51,7 +51,7 @@ class RecoverProbe(ModalStrategy):
         if len(runners) < 2:
             return
         first, second = runners[0], runners[1]
-        for runner, price in ((first, first.ex.available_to_back[0]["price"]), (second, 1000.0)):
+        for runner, price in ((first, 1.01), (second, 1000.0)):  # taken at the best price now; never matched
             trade = Trade(market.market_id, runner.selection_id, runner.handicap, self)
             order = trade.create_order(side="BACK", order_type=LimitOrder(price, 2.0, persistence_type="LAPSE"))
             self.place_order(market, order)
@@ -129,11 +129,14 @@ def _exchange_orders(emulator: Emulator) -> list:
         return list(emulator.exchange.engine.orders.values())
 
 
-def _placed_by_hand(emulator: Emulator, ref: str, selection_id: int) -> None:
-    """An order placed while no bot runs (resting), as another program of the account would."""
-    instruction = {"selectionId": selection_id, "handicap": 0, "side": "BACK", "orderType": "LIMIT",
-                   "limitOrder": {"size": 2.0, "price": 1000.0, "persistenceType": "LAPSE"}, "customerOrderRef": ref}  # fmt: skip
-    report = place_orders(emulator.exchange, {"marketId": MATCH_ODDS, "instructions": [instruction]})
+def _placed_by_hand(emulator: Emulator, refs: list[str], selection_id: int) -> None:
+    """Orders placed while no bot runs (resting), as another program of the account would."""
+    instructions = [
+        {"selectionId": selection_id, "handicap": 0, "side": "BACK", "orderType": "LIMIT",
+         "limitOrder": {"size": 2.0, "price": 1000.0, "persistenceType": "LAPSE"}, "customerOrderRef": ref}
+        for ref in refs
+    ]  # fmt: skip
+    report = place_orders(emulator.exchange, {"marketId": MATCH_ODDS, "instructions": instructions})
     assert report["status"] == "SUCCESS", report
 
 
@@ -161,8 +164,7 @@ def test_a_live_bot_killed_mid_market_recovers_its_orders_positions_and_hedge(tm
         # while no bot runs: an order of its strategy the store never saw, and one of somebody else's
         name_hash = create_cheap_hash("recover_probe", STRATEGY_NAME_HASH_LENGTH)
         selection = placed[0].selection_id
-        _placed_by_hand(emulator, f"{name_hash}-by-hand-1", selection)
-        _placed_by_hand(emulator, "someone-else", selection)
+        _placed_by_hand(emulator, [f"{name_hash}-by-hand-1", "someone-else"], selection)
 
         engine = create_engine(store_url)
         second = bot.start()
