@@ -94,7 +94,7 @@ def build_exchange(
         audit = attach_audit(framework, driver, call_log, environ, filters)
         state = StoreState(audit.engine, audit.url, str(mode), audit.run_id) if audit is not None else None
         if state is not None:
-            restore(framework, state)  # the kill switch and today's P&L, as the store has them
+            restore(framework, state, carry_exposure=paper_trade)  # the kill switch, today's P&L (paper: exposure)
     except BaseException:
         lock.release()  # it never started
         raise

@@ -5,7 +5,9 @@ running bot through it); the store holds every change a bot made. At start the n
 and when the store's newest is a trip the file does not have (lost, replaced, another machine's data_dir) the
 switch is tripped again: in doubt it stays tripped. Changes only the file has (a `kill-switch reset` made while no
 bot ran) are written to the store, so the two agree. Today's realised P&L is the store's per market; a market
-only the day book has is kept, and where the two differ the larger loss counts."""
+only the day book has is kept, and where the two differ the larger loss counts. Paper's open positions (its
+simulated orders end with the process) count against the exposure limits from the store's rows; live takes its
+positions from the exchange (app/reconcile.py)."""
 
 from __future__ import annotations
 
@@ -16,15 +18,39 @@ import sys
 from app.storestate import TRIPPED, StoreState
 from controls.daybook import day_of
 from controls.killswitch import TradingState
+from controls.risk import RiskControl
+from core.positions import worst_case_loss
 
 logger = logging.getLogger("paddock.recovery")
 
 
-def restore(framework, state: StoreState, out=None) -> None:
-    """Restore the kill switch and today's realised P&L from the store (StoreError when it cannot be read)."""
+def restore(framework, state: StoreState, carry_exposure: bool, out=None) -> None:
+    """Restore the kill switch and today's realised P&L from the store (StoreError when it cannot be read), and
+    with carry_exposure (paper, whose simulated orders die with the process) the open positions' exposure."""
     out = out or sys.stderr
     _restore_kill_switch(framework, state, out)
     _restore_day(framework, state, out)
+    if carry_exposure:
+        _restore_exposure(framework, state, out)
+
+
+def _restore_exposure(framework, state: StoreState, out) -> None:
+    carried = {}
+    for market_id, (matched, unmatched, runners) in state.open_positions().items():
+        loss = round(worst_case_loss(matched, unmatched, runners), 2)
+        if loss > 0:
+            carried[market_id] = loss
+    if not carried:
+        return
+    for control in framework.flumine.trading_controls:
+        if isinstance(control, RiskControl):
+            control.carried.update(carried)
+    line = (
+        f"restored open positions from the audit store: worst-case loss {sum(carried.values()):.2f} over "
+        f"{len(carried)} market(s), counted against the exposure limits until they close"
+    )
+    print(line, file=out, flush=True)
+    logger.warning("%s", line)
 
 
 def _restore_kill_switch(framework, state: StoreState, out) -> None:

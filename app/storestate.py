@@ -3,6 +3,7 @@ last change, today's realised P&L per market, and the orders that were still ope
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -14,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import auditschema as schema
 from core.auditdb import describe, shown
 from core.errors import StoreError
+from core.greenup import Fill
 
 T = TypeVar("T")
 LIVE_STATUSES = ("Pending", "Cancelling", "Updating", "Replacing", "Executable")  # flumine's LIVE_STATUS values
@@ -66,7 +68,7 @@ class StoreState:
                 return query(connection)
         except SQLAlchemyError as exc:
             raise StoreError(f"audit store {shown(self.url)}: cannot read {what}: {describe(exc)}") from None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, AttributeError) as exc:
             raise StoreError(f"audit store {shown(self.url)}: {what} is damaged: {exc}") from None
 
     def last_kill_change(self) -> StoredChange | None:
@@ -110,6 +112,46 @@ class StoreState:
             or_(o.c.status.is_(None), o.c.status.not_in(("Violation",))),
         )
         return self._read("the orders of earlier runs (orders)", lambda c: self._orders(c, condition))
+
+    def open_positions(self) -> dict[str, tuple[list[Fill], list[Fill], list[int]]]:
+        """Per market not closed: the matched and unmatched parts of the earlier runs' orders, and its runners."""
+        o, m = schema.orders, schema.markets
+        closed = select(m.c.market_id).where(m.c.closed.is_(True))
+
+        def query(connection) -> dict[str, tuple[list[Fill], list[Fill], list[int]]]:
+            rows = connection.execute(
+                select(
+                    o.c.market_id,
+                    o.c.selection_id,
+                    o.c.side,
+                    o.c.price,
+                    o.c.size,
+                    o.c.status,
+                    o.c.size_matched,
+                    o.c.average_price_matched,
+                    o.c.size_cancelled,
+                    o.c.size_lapsed,
+                    o.c.size_voided,
+                )  # fmt: skip
+                .where(and_(o.c.run_id.in_(self._runs()), ~o.c.market_id.in_(closed)))
+                .order_by(o.c.run_id, o.c.seq)
+            ).all()
+            runners = connection.execute(select(m.c.market_id, m.c.runners).where(m.c.run_id.in_(self._runs()))).all()
+            out: dict[str, tuple[list[Fill], list[Fill], list[int]]] = {}
+            for r in rows:
+                matched, unmatched, ids = out.setdefault(str(r[0]), ([], [], []))
+                ids.append(int(r[1]))
+                if r[6] and r[7]:
+                    matched.append(Fill(int(r[1]), str(r[2]), float(r[7]), float(r[6])))
+                rest = float(r[4] or 0) - float(r[6] or 0) - float(r[8] or 0) - float(r[9] or 0) - float(r[10] or 0)
+                if r[5] in LIVE_STATUSES and rest > 0.005 and r[3]:
+                    unmatched.append(Fill(int(r[1]), str(r[2]), float(r[3]), round(rest, 2)))
+            for market_id, text in runners:
+                if str(market_id) in out and text:
+                    out[str(market_id)][2].extend(int(k) for k in json.loads(text))
+            return {k: (v[0], v[1], sorted(set(v[2]))) for k, v in out.items()}
+
+        return self._read("the open positions of earlier runs (orders)", query)
 
     def known(self, market_ids: Iterable[str]) -> dict[str, StoredOrder]:
         """Every order of earlier runs in these markets, by order id (the newest run's row when two have it)."""
