@@ -9,6 +9,7 @@ from the cleared orders. The outcome is one line, printed and stored."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from collections.abc import Callable, Iterable
@@ -20,9 +21,11 @@ from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.storestate import StoredOrder, StoreState
+from controls.daybook import day_of
 from core import auditschema as schema
 from core.auditdb import describe, shown
 from core.errors import StoreError
+from core.settlement import market_commission
 
 logger = logging.getLogger("paddock.recovery")
 
@@ -94,7 +97,7 @@ class Reconciler:
         if audit is not None:
             audit.recorder.origins.update({oid: s.run_id for oid, s in known.items()})
         gone = [o for o in open_orders if o.order_id not in seen and (o.bet_id is None or o.bet_id not in seen)]
-        self._close(gone, tally)
+        self._close(gone, tally, {c.market_id for c in current})
         if taken:
             resource = _Resource(taken, self.client)
             flumine._process_current_orders(CurrentOrdersEvent([resource]))
@@ -134,6 +137,9 @@ class Reconciler:
                     )
                     for order in page.orders:
                         found.setdefault(order.bet_id, []).append((status, order))
+                        if order.customer_order_ref:  # a row killed before its bet id was written is found by ref
+                            ref = order.customer_order_ref[STRATEGY_NAME_HASH_LENGTH + 1 :]
+                            found.setdefault(f"ref:{ref}", []).append((status, order))
                     if not page.more_available or not page.orders:
                         break
                     start += len(page.orders)
@@ -141,13 +147,14 @@ class Reconciler:
 
     # --- the store ---
 
-    def _close(self, gone: list[StoredOrder], tally: Tally) -> None:
+    def _close(self, gone: list[StoredOrder], tally: Tally, current_markets: set[str]) -> None:
         if not gone:
             return
         cleared = self._cleared({o.market_id for o in gone})
+        self._settle([o for o in gone if o.market_id not in current_markets], cleared)
         audit = self.framework.audit
         for stored in gone:
-            entries = cleared.get(stored.bet_id or "", [])
+            entries = _entries(cleared, stored)
             if not entries:
                 tally.missing.append(stored.order_id)
                 reason = "reconciliation: neither current nor cleared on the exchange"
@@ -155,7 +162,7 @@ class Reconciler:
             else:
                 tally.closed.append(stored.order_id)
                 reason = "reconciliation: closed while no bot ran (cleared orders)"
-                fields = _final_fields(entries)
+                fields = _final_fields(entries) | {"bet_id": entries[0][1].bet_id}
             if audit is None:
                 continue
             audit.writer.origin[stored.order_id] = stored.run_id
@@ -172,6 +179,39 @@ class Reconciler:
                 "reason": reason,
             }
             audit.writer.put(("event", event))
+
+    def _settle(self, gone: list[StoredOrder], cleared: dict[str, list]) -> None:
+        """Markets settled while no bot ran (none of their orders is current): their P&L per strategy, written to
+        the store and, when settled today, counted in today's P&L (the daily loss limit, the drawdown)."""
+        gross: dict[str, dict[str, float]] = {}
+        days: dict[str, str] = {}
+        for stored in gone:
+            for status, order in _entries(cleared, stored):
+                if status != "SETTLED":
+                    continue
+                by_strategy = gross.setdefault(stored.market_id, {})
+                by_strategy[stored.strategy] = round(by_strategy.get(stored.strategy, 0.0) + (order.profit or 0.0), 2)
+                at = order.settled_date.replace(tzinfo=dt.UTC).timestamp() if order.settled_date else None
+                days[stored.market_id] = day_of(at if at is not None else self.framework.clock.now())
+        layer, audit = self.framework.safety, self.framework.audit
+        today = day_of(self.framework.clock.now())
+        rate = self.framework.config.app.backtest.commission
+        for market_id, by_strategy in gross.items():
+            total = round(sum(by_strategy.values()), 2)
+            counted = "counted in today's P&L" if days[market_id] == today else f"settled on {days[market_id]}"
+            print(f"market {market_id} settled while no bot ran: P&L {total:+.2f} ({counted})", file=self.out)
+            if days[market_id] == today:
+                layer.pnl.carried[market_id] = round(sum(by_strategy.values()), 2)
+                layer.daybook.settled[market_id] = layer.pnl.carried[market_id]
+            if audit is None:
+                continue
+            commission = market_commission(by_strategy, rate)
+            for name, value in by_strategy.items():
+                row = {"market_id": market_id, "strategy": name, "day": days[market_id], "gross": value,
+                       "commission": commission.get(name, 0.0), "net": round(value - commission.get(name, 0.0), 2),
+                       "settled_at": self.framework.clock.now()}  # fmt: skip
+                audit.writer.put(("pnl", row))
+            audit.writer.put(("market", {"market_id": market_id, "closed": True, "settled": True}))
 
     def _report(self, tally: Tally) -> None:
         line = tally.line()
@@ -236,6 +276,11 @@ def _check_same(stored: StoredOrder, current, state: StoreState | None) -> None:
             f"is bet {stored.bet_id} on {stored.market_id}/{stored.selection_id} {stored.side} in the store but bet "
             f"{current.bet_id} on {current.market_id}/{current.selection_id} {current.side} on the exchange"
         )
+
+
+def _entries(cleared: dict[str, list], stored: StoredOrder) -> list:
+    """The cleared entries of a store order: by its bet id, else by its order id in the customer ref."""
+    return cleared.get(stored.bet_id or "") or cleared.get(f"ref:{stored.order_id}", [])
 
 
 def _final_fields(entries: list[tuple[str, object]]) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from emulator.book import MarketState
 from emulator.exchange import Exchange
+from emulator.orders import iso
 
 
 def _page(items: list, params: dict, key: str) -> dict:
@@ -73,12 +74,24 @@ def _cleared(exchange: Exchange, market: MarketState, order, status: str) -> dic
     }
     if status in unsettled and unsettled[status][1] > 0:
         key, size = unsettled[status]
-        return {
+        return {  # a ClearedOrderSummary as Betfair gives it for every status, refs included
+            "eventTypeId": str(d.get("eventTypeId", "")),
+            "eventId": market.event_id,
             "marketId": order.market_id,
-            "betId": order.bet_id,
             "selectionId": order.selection_id,
+            "handicap": order.handicap,
+            "betId": order.bet_id,
+            "placedDate": iso(order.placed_ms),
+            "persistenceType": order.persistence,
+            "orderType": "LIMIT",
+            "side": order.side,
+            "priceRequested": order.price,
+            "settledDate": iso(settled),
+            "betCount": 1,
             key: size,
             "profit": 0.0,
+            "customerOrderRef": order.rfo,
+            "customerStrategyRef": order.rfs,
         }
     return None
 

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow  # real bot processes against the emulator
 
 FOOTBALL = ROOT / "recordings" / "football-1.gz"
 GOAL_AT = 3290.8  # seconds into football-1.gz: the first goal suspends every market; they reopen 10 s later
+FULL_TIME = 6541.1  # the markets suspend at full time; they close (and settle) at 6661.2
 MATCH_ODDS = "1.250000011"
 STATUS = {"EXECUTABLE": "Executable", "EXECUTION_COMPLETE": "Execution complete"}
 
@@ -87,11 +88,11 @@ def store_url(request, tmp_path):
     return new_database(request.getfixturevalue("pg_server"), f"recover_{os.getpid()}")
 
 
-def _recording(tmp_path: Path) -> Path:
+def _recording(tmp_path: Path, start: float = GOAL_AT - 80, end: float = GOAL_AT + 40) -> Path:
+    """football-1.gz between two times (seconds into it), beginning with a full image."""
     with gzip.open(FOOTBALL, "rt") as f:
         first = json.loads(f.readline())["pt"]
-    start = first + int((GOAL_AT - 80) * 1000)
-    return trimmed(FOOTBALL, tmp_path / "goal.gz", start, first + int((GOAL_AT + 40) * 1000))
+    return trimmed(FOOTBALL, tmp_path / "window.gz", first + int(start * 1000), first + int(end * 1000))
 
 
 class Bot:
@@ -124,6 +125,28 @@ def _rows(engine, sql: str) -> list:
         return []
 
 
+def _killed_with_orders_resting_and_matched(bot: Bot, emulator: Emulator) -> list:
+    """Start the bot, SIGKILL it once one order is matched and one rests; the emulator's orders then."""
+    first = bot.start()
+    try:
+        wait_for(
+            lambda: (
+                first.poll() is not None
+                or {o.status for o in _exchange_orders(emulator)} == {"EXECUTABLE", "EXECUTION_COMPLETE"}
+            ),
+            60,
+            "one order matched and one resting",
+        )
+        assert first.poll() is None, first.communicate()[1][-3000:]
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.communicate()
+    assert first.returncode == -signal.SIGKILL
+    placed = _exchange_orders(emulator)
+    assert len(placed) == 2
+    return placed
+
+
 def _exchange_orders(emulator: Emulator) -> list:
     with emulator.exchange.lock:
         return list(emulator.exchange.engine.orders.values())
@@ -143,23 +166,7 @@ def _placed_by_hand(emulator: Emulator, refs: list[str], selection_id: int) -> N
 def test_a_live_bot_killed_mid_market_recovers_its_orders_positions_and_hedge(tmp_path, store_url):
     with Emulator([_recording(tmp_path)], speed=2) as emulator:
         bot = Bot(tmp_path, emulator, store_url)
-        first = bot.start()
-        try:
-            wait_for(
-                lambda: (
-                    first.poll() is not None
-                    or {o.status for o in _exchange_orders(emulator)} == {"EXECUTABLE", "EXECUTION_COMPLETE"}
-                ),
-                60,
-                "one order matched and one resting",
-            )
-            assert first.poll() is None, first.communicate()[1][-3000:]
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.communicate()
-        assert first.returncode == -signal.SIGKILL
-        placed = _exchange_orders(emulator)
-        assert len(placed) == 2
+        placed = _killed_with_orders_resting_and_matched(bot, emulator)
 
         # while no bot runs: an order of its strategy the store never saw, and one of somebody else's
         name_hash = create_cheap_hash("recover_probe", STRATEGY_NAME_HASH_LENGTH)
@@ -235,4 +242,48 @@ def test_a_live_bot_killed_mid_market_recovers_its_orders_positions_and_hedge(tm
                     (round(row["size_matched"], 2), round(row["average_price_matched"], 2))
                 )
         assert {k: sorted(v) for k, v in stored.items()} == {k: sorted(v) for k, v in by_runner.items()}
+        engine.dispose()
+
+
+def test_orders_of_a_market_settled_while_no_bot_ran_are_closed_from_cleared_orders(tmp_path):
+    store_url = f"sqlite:///{tmp_path / 'data' / 'paddock.db'}"
+    with Emulator([_recording(tmp_path, FULL_TIME - 60, FULL_TIME + 125)], speed=2) as emulator:
+        bot = Bot(tmp_path, emulator, store_url)
+        placed = _killed_with_orders_resting_and_matched(bot, emulator)
+        emulator.exchange.set_speed(100)  # on to full time and the settlement, with no bot running
+        wait_for(lambda: MATCH_ODDS in emulator.exchange.settled, 30, "the market to settle")
+        engine = create_engine(store_url)
+        second = bot.start()
+        try:
+            wait_for(
+                lambda: (
+                    second.poll() is not None
+                    or len(_rows(engine, "SELECT * FROM pnl")) == 1
+                    and all(r["status"] == "Execution complete" for r in _rows(engine, "SELECT * FROM orders"))
+                ),
+                60,
+                "the orders closed and the market's P&L written",
+            )
+            assert second.poll() is None, second.communicate()[1][-3000:]
+        finally:
+            second.send_signal(signal.SIGTERM)
+            _, stderr = second.communicate(timeout=60)
+        assert "Traceback" not in stderr, stderr[-3000:]
+        assert "reconciliation: 0 adopted, 2 closed, 0 unchanged, 0 external" in stderr
+        with emulator.exchange.lock:
+            market = emulator.exchange.markets[MATCH_ODDS]
+            profit = {o.bet_id: round(o.profit(market.runner_status(o.selection_id)), 2) for o in placed}
+        rows = {r["bet_id"]: r for r in _rows(engine, "SELECT * FROM orders")}
+        assert set(rows) == set(profit)
+        for order in placed:
+            row = rows[order.bet_id]
+            assert row["size_matched"] == round(order.size_matched, 2) and row["profit"] == profit[order.bet_id]
+        assert [r["size_lapsed"] for r in rows.values() if not r["size_matched"]] == [2.0]
+        (pnl,) = _rows(engine, "SELECT * FROM pnl")
+        assert pnl["gross"] == round(sum(profit.values()), 2) and pnl["market_id"] == MATCH_ODDS
+        assert (
+            f"market {MATCH_ODDS} settled while no bot ran: P&L {pnl['gross']:+.2f} (counted in today's P&L)" in stderr
+        )
+        events = _rows(engine, "SELECT reason FROM order_events WHERE reason LIKE 'reconciliation:%'")
+        assert len(events) == 2
         engine.dispose()
