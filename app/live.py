@@ -98,8 +98,8 @@ def build_exchange(
     except BaseException:
         lock.release()  # it never started
         raise
-    if not paper_trade:  # the first thing flumine's main thread does, logged in, before any book
-        post(reconcile_at_start(framework, client, state))
+    if not paper_trade:  # when flumine starts: logged in, before its streams (so before any book or order update)
+        driver.start_listeners.append(reconcile_at_start(framework, client, state))
 
     def tick() -> None:
         """Timer work on the main thread: over a quiet spell market time moves on (timers due meanwhile run at

@@ -57,7 +57,7 @@ class Tally:
 
 
 class Reconciler:
-    """Runs once on flumine's main thread after login, before any market book is handled."""
+    """Runs once on flumine's main thread when it starts: logged in, before its streams start."""
 
     def __init__(self, framework, client, state: StoreState | None, out=None) -> None:
         self.framework = framework
@@ -306,8 +306,8 @@ def _chunks(ids: Iterable[str]) -> list[list[str]]:
 
 
 def reconcile_at_start(framework, client, state: StoreState | None) -> Callable[[], None]:
-    """The work to post on flumine's main thread at start: reconcile, and on any failure trip the switch (an
-    exchange that cannot be asked, or a store that disagrees with it, is no state to trade in)."""
+    """The work for flumine's start: reconcile, and on any failure trip the switch (an exchange that cannot be
+    asked, or a store that disagrees with it, is no state to trade in)."""
 
     def work() -> None:
         try:
