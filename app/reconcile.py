@@ -185,6 +185,7 @@ class Reconciler:
         the store and, when settled today, counted in today's P&L (the daily loss limit, the drawdown)."""
         gross: dict[str, dict[str, float]] = {}
         days: dict[str, str] = {}
+        unfound = {o.market_id for o in gone if not _entries(cleared, o)}
         for stored in gone:
             for status, order in _entries(cleared, stored):
                 if status != "SETTLED":
@@ -196,7 +197,12 @@ class Reconciler:
         layer, audit = self.framework.safety, self.framework.audit
         today = day_of(self.framework.clock.now())
         rate = self.framework.config.app.backtest.commission
+        if audit is not None:  # every order found cleared: the market is done (not asked about again)
+            for market_id in {o.market_id for o in gone} - unfound - set(gross):
+                audit.writer.put(("market", {"market_id": market_id, "closed": True, "settled": True}))
         for market_id, by_strategy in gross.items():
+            if market_id in unfound:
+                continue  # some of its orders are not cleared yet: settled later, by the run that sees it
             total = round(sum(by_strategy.values()), 2)
             counted = "counted in today's P&L" if days[market_id] == today else f"settled on {days[market_id]}"
             print(f"market {market_id} settled while no bot ran: P&L {total:+.2f} ({counted})", file=self.out)

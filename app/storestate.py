@@ -108,8 +108,11 @@ class StoreState:
         settled = select(m.c.market_id).where(m.c.settled.is_(True))
         condition = and_(
             o.c.run_id.in_(self._runs()),
-            or_(o.c.status.in_(LIVE_STATUSES), o.c.status.is_(None), ~o.c.market_id.in_(settled)),
-            or_(o.c.status.is_(None), o.c.status.not_in(("Violation",))),
+            or_(
+                o.c.status.in_(LIVE_STATUSES),
+                o.c.status.is_(None),
+                and_(o.c.size_matched > 0, ~o.c.market_id.in_(settled)),
+            ),
         )
         return self._read("the orders of earlier runs (orders)", lambda c: self._orders(c, condition))
 

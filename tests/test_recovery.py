@@ -286,4 +286,17 @@ def test_orders_of_a_market_settled_while_no_bot_ran_are_closed_from_cleared_ord
         )
         events = _rows(engine, "SELECT reason FROM order_events WHERE reason LIKE 'reconciliation:%'")
         assert len(events) == 2
+        third = bot.start()  # a settled market is done with: nothing is closed twice
+        try:
+            wait_for(
+                lambda: third.poll() is not None or len(_rows(engine, "SELECT * FROM reconciliations")) == 3,
+                60,
+                "the third run's reconciliation",
+            )
+        finally:
+            third.send_signal(signal.SIGTERM)
+            third.communicate(timeout=60)
+        last = _rows(engine, "SELECT line FROM reconciliations ORDER BY run_id")[-1]["line"]
+        assert last == "reconciliation: 0 adopted, 0 closed, 0 unchanged, 0 external (0 market(s) asked)"
+        assert len(_rows(engine, "SELECT * FROM pnl")) == 1
         engine.dispose()
