@@ -14,12 +14,14 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from flumine.events.events import CurrentOrdersEvent
 from flumine.utils import STRATEGY_NAME_HASH_LENGTH
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.framework import Framework
 from app.storestate import StoredOrder, StoreState
 from controls.daybook import day_of
 from core import auditschema as schema
@@ -59,7 +61,7 @@ class Tally:
 class Reconciler:
     """Runs once on flumine's main thread when it starts: logged in, before its streams start."""
 
-    def __init__(self, framework, client, state: StoreState | None, out=None) -> None:
+    def __init__(self, framework: Framework, client, state: StoreState | None, out: TextIO | None = None) -> None:
         self.framework = framework
         self.client = client
         self.state = state
@@ -311,7 +313,7 @@ def _chunks(ids: Iterable[str]) -> list[list[str]]:
     return [ordered[i : i + CHUNK] for i in range(0, len(ordered), CHUNK)]
 
 
-def reconcile_at_start(framework, client, state: StoreState | None) -> Callable[[], None]:
+def reconcile_at_start(framework: Framework, client, state: StoreState | None) -> Callable[[], None]:
     """The work for flumine's start: reconcile, and on any failure trip the switch (an exchange that cannot be
     asked, or a store that disagrees with it, is no state to trade in)."""
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from typing import TextIO
 
+from app.framework import Framework
 from app.storestate import TRIPPED, StoreState
 from controls.daybook import day_of
 from controls.killswitch import TradingState
@@ -24,7 +26,7 @@ from core.positions import worst_case_loss
 logger = logging.getLogger("paddock.recovery")
 
 
-def restore(framework, state: StoreState, carry_exposure: bool, out=None) -> None:
+def restore(framework: Framework, state: StoreState, carry_exposure: bool, out: TextIO | None = None) -> None:
     """Restore the kill switch and today's realised P&L from the store (StoreError when it cannot be read), and
     with carry_exposure (paper, whose simulated orders die with the process) the open positions' exposure."""
     out = out or sys.stderr
@@ -34,7 +36,7 @@ def restore(framework, state: StoreState, carry_exposure: bool, out=None) -> Non
         _restore_exposure(framework, state, out)
 
 
-def _restore_exposure(framework, state: StoreState, out) -> None:
+def _restore_exposure(framework: Framework, state: StoreState, out: TextIO) -> None:
     carried = {}
     for market_id, (matched, unmatched, runners) in state.open_positions().items():
         loss = round(worst_case_loss(matched, unmatched, runners), 2)
@@ -53,7 +55,7 @@ def _restore_exposure(framework, state: StoreState, out) -> None:
     logger.warning("%s", line)
 
 
-def _restore_kill_switch(framework, state: StoreState, out) -> None:
+def _restore_kill_switch(framework: Framework, state: StoreState, out: TextIO) -> None:
     switch = framework.safety.kill_switch
     stored = state.last_kill_change()
     if stored is None:
@@ -74,7 +76,7 @@ def _restore_kill_switch(framework, state: StoreState, out) -> None:
             audit.recorder.kill_switch(change, None)  # made while no bot ran: the store learns of it
 
 
-def _restore_day(framework, state: StoreState, out) -> None:
+def _restore_day(framework: Framework, state: StoreState, out: TextIO) -> None:
     layer = framework.safety
     day = day_of(framework.clock.now())
     stored = state.realised(day)
