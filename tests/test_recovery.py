@@ -213,6 +213,7 @@ def test_a_live_bot_killed_mid_market_recovers_its_orders_positions_and_hedge(tm
             _, stderr = second.communicate(timeout=60)
         assert "Traceback" not in stderr, stderr[-3000:]
         assert "reconciliation: 1 adopted, 0 closed, 2 unchanged, 1 external" in stderr
+        assert "ALERT reconciliation: external orders: 1 order(s)" in stderr  # through the framework's alerts hook
 
         orders = _exchange_orders(emulator)
         backs = [o for o in orders if o.side == "BACK" and o.rfo not in ("someone-else", f"{name_hash}-by-hand-1")]

@@ -65,6 +65,7 @@ def test_a_trip_the_state_file_lost_is_restored_from_the_store(config, capsys):
     _ended(second)
 
 
+@pytest.mark.slow  # the kill-switch command as a process
 def test_a_reset_made_while_no_bot_ran_wins_and_the_store_learns_of_it(config):
     first = _build(config)
     first.safety.kill_switch.trip("by hand", source="manual")
@@ -151,6 +152,7 @@ def test_paper_counts_the_open_positions_of_the_last_run_against_its_exposure_li
     _ended(live)
 
 
+@pytest.mark.slow  # main.py paper as a process
 def test_a_damaged_store_is_one_clear_error_and_the_bot_does_not_start(config, tmp_path):
     first = _build(config)
     run_id = _ended(first)
