@@ -111,11 +111,9 @@ def _stop_on_signals(stop) -> None:
             sys.stdout.flush()
             os._exit(128 + signum)  # at once: a thread stuck in a call to the exchange must not hold the exit
         asked.append(signum)
-        print(
-            "stopping: finishing open work (a few seconds); signal again to quit at once",
-            file=sys.stderr,
-            flush=True,
-        )
+        # one write: print's separate newline could land inside a log line another thread writes meanwhile
+        sys.stderr.write("stopping: finishing open work (a few seconds); signal again to quit at once\n")
+        sys.stderr.flush()
         stop()
 
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -24,6 +24,12 @@ class LayerDriver(BaseStrategy):
         self.modal = [s for s in strategies if isinstance(s, ModalStrategy)]
         self._notices_seen = 0
         self.finish_listeners: list = []  # called when flumine finishes, before its logging controls stop
+        self.start_listeners: list = []  # called when flumine starts: logged in, before its streams start
+
+    def start(self, flumine) -> None:
+        """flumine is starting (main thread, logged in, no stream yet): tell who asked (live reconciliation)."""
+        for listener in self.start_listeners:
+            listener()
 
     def finish(self, flumine) -> None:
         """flumine is stopping: tell who asked (the audit store writes every order's last state)."""

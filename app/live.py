@@ -15,6 +15,9 @@ from app.auditing import attach_audit
 from app.framework import Framework, Mode
 from app.lock import BotLock
 from app.plugins import PluginRegistry
+from app.reconcile import reconcile_at_start
+from app.recovery import restore
+from app.storestate import StoreState
 from app.watch import RunWatch
 from app.wiring import add_strategies, assemble
 from app.workers import PaddockFlumine
@@ -88,10 +91,15 @@ def build_exchange(
     flumine.order_listeners.append(driver.orders_changed)
     try:
         filters = [entry.market_filter.model_dump() for entry in config.app.strategies]
-        attach_audit(framework, driver, call_log, environ, filters)
+        audit = attach_audit(framework, driver, call_log, environ, filters)
+        state = StoreState(audit.engine, audit.url, str(mode), audit.run_id) if audit is not None else None
+        if state is not None:
+            restore(framework, state, carry_exposure=paper_trade)  # the kill switch, today's P&L (paper: exposure)
     except BaseException:
         lock.release()  # it never started
         raise
+    if not paper_trade:  # when flumine starts: logged in, before its streams (so before any book or order update)
+        driver.start_listeners.append(reconcile_at_start(framework, client, state))
 
     def tick() -> None:
         """Timer work on the main thread: over a quiet spell market time moves on (timers due meanwhile run at

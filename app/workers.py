@@ -63,9 +63,15 @@ class PaddockFlumine(Flumine):
         super().__init__(*args, **kwargs)
         self.order_listeners: list[Callable[[], None]] = []
         self.order_update_listeners: list[Callable[[str, str], None]] = []  # (market id, order id) of each update
+        self.ignored_refs: set[str] = set()  # customer order refs of orders flagged external: never taken in
 
     def _process_current_orders(self, event: events.CurrentOrdersEvent) -> None:
         """flumine's order-update handling, then the listeners (on the main thread, as books are handled)."""
+        if self.ignored_refs:
+            for current_orders in event.event:
+                current_orders.orders = [
+                    o for o in current_orders.orders if o.customer_order_ref not in self.ignored_refs
+                ]
         super()._process_current_orders(event)
         if self.order_update_listeners:
             for current_orders in event.event:

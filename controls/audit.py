@@ -50,6 +50,9 @@ class AuditRecorder(Middleware):
         self._closed_day: dict[str, str] = {}  # market id -> the day it closed on (live: settled later)
         self._placed = 0
         self._settled: set[str] = set()  # markets whose P&L rows are written (live: cleared orders may rewrite)
+        self._known: set[str] = set()  # order ids with a row: placed by this run, or carried over a restart
+        self._counted: dict[str, int] = {}  # market id -> blotter size when its orders were last looked over
+        self.origins: dict[str, int] = {}  # order id -> the earlier run whose row it is (set by reconciliation)
         writer.extra_handlers["CLEARED_ORDERS_META"] = self._cleared
 
     # --- flumine middleware ---
@@ -80,6 +83,7 @@ class AuditRecorder(Middleware):
             placed_wall=self.wall.now(),
             note=json.dumps(order.notes, default=str) if getattr(order, "notes", None) else None,
         )
+        self._known.add(str(order.id))
         self._seq[str(order.id)] = self.writer.put(("order", row))
         snapshot = _snapshot(order)
         self._watched[market.market_id][str(order.id)] = [order, snapshot]
@@ -129,9 +133,38 @@ class AuditRecorder(Middleware):
         self.writer.put(("quality", {**change.row(), "at_wall": self.wall.now()}))
 
     def orders_changed(self, markets) -> None:
-        """Live: the order stream moved some orders; a row for each state change."""
+        """Live: the order stream moved some orders; a row for each state change. An order on the exchange this
+        run did not place (flumine took it in at a restart) is carried: written on."""
         for market in markets:
+            if len(market.blotter) != self._counted.get(market.market_id, 0):
+                self._counted[market.market_id] = len(market.blotter)
+                for order in list(market.blotter):
+                    if order.bet_id and str(order.id) not in self._known:
+                        self.carry(market, order)
             self(market)
+
+    def carry(self, market, order) -> None:
+        """An order from before a restart: its row stays in the run that placed it (`origins`); one the store does
+        not know gets a row in this run as adopted. Then its state changes are written as for any order."""
+        order_id = str(order.id)
+        self._known.add(order_id)
+        origin = self.origins.get(order_id)
+        if origin is not None:
+            self.writer.origin[order_id] = origin
+        else:
+            row = order_row(order, market)
+            self._placed += 1
+            row.update(
+                seq=self._placed,
+                order_id=order_id,
+                bet_id=order.bet_id,
+                customer_ref=_safe(lambda: order.customer_order_ref),
+                handicap=order.handicap,
+                placed_wall=self.wall.now(),
+                origin="adopted",
+            )
+            self.writer.put(("order", row))
+        self._watched[market.market_id][order_id] = [order, None]  # its state as it stands is written next
 
     def market_closed(self, market) -> None:
         """A market closed: its orders' final states, winners, and its P&L once settled."""

@@ -46,6 +46,7 @@ class AuditWriter(LoggingControl):
         self._pnl: set[tuple] = set()
         self.failures = 0  # passes that failed in a row
         self.extra_handlers: dict[str, Any] = {}  # flumine event type name -> handler run on this thread
+        self.origin: dict[str, int] = {}  # order id -> the earlier run holding its row (orders carried over a restart)
 
     # --- any thread ---
 
@@ -160,9 +161,9 @@ class AuditWriter(LoggingControl):
                 if order_id in orders:
                     orders[order_id].update(fields)
                 else:
-                    order_updates.setdefault(order_id, {}).update(fields)
+                    order_updates.setdefault((self.origin.get(order_id, run), order_id), {}).update(fields)
             elif kind == "event":
-                events.append({"run_id": run, **op[1]})
+                events.append({"run_id": self.origin.get(op[1]["order_id"], run), **op[1]})
             elif kind == "kill":
                 kills.append({"run_id": run, **op[1]})
             elif kind == "quality":
@@ -195,7 +196,7 @@ class AuditWriter(LoggingControl):
         for market_id, fields in market_updates.items():
             t = schema.markets
             connection.execute(update(t).where(and_(t.c.run_id == run, t.c.market_id == market_id)).values(fields))
-        _update_orders(connection, run, order_updates)
+        _update_orders(connection, order_updates)
         self._write_refusals(connection, refusals)
         self._write_pnl(connection, pnl)
         return set(markets), set(refusals), set(pnl)  # keys with rows once this commits
@@ -242,18 +243,19 @@ def _uniform(rows: Iterable[dict]) -> list[dict]:
     return [{k: row.get(k) for k in keys} for row in rows]
 
 
-def _update_orders(connection, run_id: int, updates: dict[str, dict]) -> None:
-    """Changes to orders written earlier, grouped by the fields they set (one executemany per shape)."""
+def _update_orders(connection, updates: dict[tuple[int, str], dict]) -> None:
+    """Changes to orders written earlier (keyed by run and order id), grouped by the fields they set (one
+    executemany per shape)."""
     t = schema.orders
     shapes: dict[tuple, list[dict]] = {}
-    for order_id, fields in updates.items():
+    for (run_id, order_id), fields in updates.items():
         shapes.setdefault(tuple(sorted(fields)), []).append(
-            {"b_order_id": order_id, **{f"v_{k}": v for k, v in fields.items()}}
+            {"b_run_id": run_id, "b_order_id": order_id, **{f"v_{k}": v for k, v in fields.items()}}
         )
     for keys, rows in shapes.items():
         statement = (
             update(t)
-            .where(and_(t.c.run_id == run_id, t.c.order_id == bindparam("b_order_id")))
+            .where(and_(t.c.run_id == bindparam("b_run_id"), t.c.order_id == bindparam("b_order_id")))
             .values({k: bindparam(f"v_{k}") for k in keys})
         )
         connection.execute(statement, rows)

@@ -43,6 +43,7 @@ class RiskControl(BaseControl):
         self.competitions = competitions if competitions is not None else {}  # market id -> competition (recordings)
         self._last_order_at = cooldowns if cooldowns is not None else {}  # (market, selection) -> last order
         self.positions_of = positions_of  # a market -> the positions of all its orders
+        self.carried: dict[str, float] = {}  # market id -> worst-case loss a restart carried over (paper: the store's)
 
     def _validate(self, order, package_type: OrderPackageType) -> None:
         if package_type is not OrderPackageType.PLACE:
@@ -140,12 +141,13 @@ class RiskControl(BaseControl):
         if cfg.max_market_exposure is None and cfg.max_event_exposure is None and cfg.max_total_exposure is None:
             return
         current = self._others(market, order)
-        new_market = exposure_with(current, order)
+        carried = self.carried.get(market.market_id, 0.0)
+        new_market = exposure_with(current, order) + carried
         if cfg.max_market_exposure is not None and new_market > cfg.max_market_exposure + 1e-9:
             self._on_error(
                 order, f"market exposure would be {new_market:.2f}, above max_market_exposure {cfg.max_market_exposure}"
             )
-        delta = new_market - current.exposure
+        delta = new_market - current.exposure - carried
         if cfg.max_event_exposure is not None:
             event_id = market.event_id
             ids = self.event_markets(event_id) if event_id else [market.market_id]
@@ -156,7 +158,7 @@ class RiskControl(BaseControl):
                     f"event exposure would be {event_total:.2f}, above max_event_exposure {cfg.max_event_exposure}",
                 )
         if cfg.max_total_exposure is not None:
-            total = self._sum_exposure(list(self.flumine.markets.markets)) + delta
+            total = self._sum_exposure(list({**self.carried, **self.flumine.markets.markets})) + delta
             if total > cfg.max_total_exposure + 1e-9:
                 self._on_error(
                     order, f"total exposure would be {total:.2f}, above max_total_exposure {cfg.max_total_exposure}"
@@ -166,6 +168,8 @@ class RiskControl(BaseControl):
         total = 0.0
         for market_id in market_ids:
             market = self.flumine.markets.markets.get(market_id)
+            if market is None or not market.closed:
+                total += self.carried.get(market_id, 0.0)
             if market is not None and not market.closed and len(market.blotter):
                 total += self.positions_of(market).exposure
         return total

@@ -84,6 +84,7 @@ orders = Table(
     Column("size_voided", Float, nullable=False, default=0.0),
     Column("runner_status", String(32)),
     Column("profit", Float, nullable=False, default=0.0),
+    Column("origin", String(16)),  # NULL: placed by this run; "adopted": found on the exchange at a start, unknown here
 )
 Index("ix_orders_market", orders.c.market_id)
 
@@ -157,3 +158,18 @@ pnl = Table(
     Column("settled_at", Float, nullable=False),
 )
 Index("ix_pnl_day", pnl.c.day)
+
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("at_wall", Float, nullable=False),
+    Column("markets", Integer, nullable=False),  # markets asked about
+    Column("adopted", Integer, nullable=False),  # on the exchange, unknown to the store: taken into its strategy
+    Column("closed", Integer, nullable=False),  # open in the store, gone from the exchange: final state from cleared
+    Column("unchanged", Integer, nullable=False),  # known to the store and still on the exchange
+    Column("external", Integer, nullable=False),  # on the exchange, not ours (or not adopted, by config)
+    Column("missing", Integer, nullable=False),  # open in the store, neither current nor cleared on the exchange
+    Column("line", Text, nullable=False),  # the line printed at start
+)

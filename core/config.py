@@ -230,6 +230,15 @@ def check_store_url(url: str) -> None:
         raise ValueError(f"database {parsed.drivername!r} is not supported (use {' or '.join(STORE_DRIVERS)})")
 
 
+class RecoveryConfig(Frozen):
+    """What a live start does with orders the exchange holds and the audit store does not know."""
+
+    adopt: bool = Field(
+        default=True,
+        description="take an unknown order of a configured strategy into its position (false: flag it external)",
+    )
+
+
 class AppConfig(Frozen):
     """The whole config file."""
 
@@ -245,6 +254,7 @@ class AppConfig(Frozen):
     record: RecordConfig = RecordConfig()
     store: StoreConfig = StoreConfig()
     alerts: AlertsConfig = AlertsConfig()
+    recovery: RecoveryConfig = RecoveryConfig()
     data_dir: str = Field(default="data", min_length=1, description="kill switch state and other durable files")
 
     @field_validator("strategies")

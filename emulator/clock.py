@@ -55,6 +55,14 @@ class ReplayClock:
         """Publish time (epoch ms) of a message `offset` market seconds into the replay."""
         return self.start_ms + round(offset * 1000)
 
+    def set_speed(self, speed: float) -> None:
+        """Run on at another speed from now; market time so far is kept (a rehearsal's slow and fast parts)."""
+        with self._lock:
+            if self._wall is not None:
+                now = time.monotonic()
+                self._wall = now - (now - self._wall) * self.speed / speed
+            self.speed = speed
+
     def wall_due(self, offset: float) -> float:
         """The monotonic time at which market time reaches `offset`."""
         return (self._wall or time.monotonic()) + offset / self.speed

@@ -109,6 +109,15 @@ class Exchange:
         """A fresh stream clock token."""
         return str(next(self._clk))
 
+    def set_speed(self, speed: float) -> None:
+        """Replay on at another speed from now (tests: slow while a bot restarts, then fast)."""
+        if speed <= 0:
+            raise EmulatorError(f"speed must be positive (got {speed})")
+        with self.lock:
+            self.speed = speed
+            self.clock.set_speed(speed)
+            self.changed.notify_all()
+
     def pause(self, seconds: float) -> None:
         """Sleep wall seconds, cut short when the exchange stops."""
         self.stopping.wait(seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from emulator.book import MarketState
 from emulator.exchange import Exchange
+from emulator.orders import iso
 
 
 def _page(items: list, params: dict, key: str) -> dict:
@@ -14,7 +15,8 @@ def _page(items: list, params: dict, key: str) -> dict:
 
 
 def list_current_orders(exchange: Exchange, params: dict) -> dict:
-    """listCurrentOrders, filtered by bet ids, market ids and refs."""
+    """listCurrentOrders, filtered by bet ids, market ids and refs: orders of markets not yet settled (as Betfair,
+    whose settled bets are listed by listClearedOrders only)."""
     bet_ids = {str(b) for b in params.get("betIds") or ()}
     market_ids = {str(m) for m in params.get("marketIds") or ()}
     rfos = set(params.get("customerOrderRefs") or ())
@@ -24,7 +26,8 @@ def list_current_orders(exchange: Exchange, params: dict) -> dict:
         orders = [
             o.current()
             for o in exchange.engine.orders.values()
-            if (not bet_ids or o.bet_id in bet_ids)
+            if o.market_id not in exchange.settled
+            and (not bet_ids or o.bet_id in bet_ids)
             and (not market_ids or o.market_id in market_ids)
             and (not rfos or o.rfo in rfos)
             and (not rfss or o.rfs in rfss)
@@ -71,12 +74,24 @@ def _cleared(exchange: Exchange, market: MarketState, order, status: str) -> dic
     }
     if status in unsettled and unsettled[status][1] > 0:
         key, size = unsettled[status]
-        return {
+        return {  # a ClearedOrderSummary as Betfair gives it for every status, refs included
+            "eventTypeId": str(d.get("eventTypeId", "")),
+            "eventId": market.event_id,
             "marketId": order.market_id,
-            "betId": order.bet_id,
             "selectionId": order.selection_id,
+            "handicap": order.handicap,
+            "betId": order.bet_id,
+            "placedDate": iso(order.placed_ms),
+            "persistenceType": order.persistence,
+            "orderType": "LIMIT",
+            "side": order.side,
+            "priceRequested": order.price,
+            "settledDate": iso(settled),
+            "betCount": 1,
             key: size,
             "profit": 0.0,
+            "customerOrderRef": order.rfo,
+            "customerStrategyRef": order.rfs,
         }
     return None
 

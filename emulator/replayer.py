@@ -23,9 +23,8 @@ def replay(exchange: Exchange) -> None:
     for message in exchange.messages:
         with exchange.lock:
             exchange.next_ms = message.ms
-        due = exchange.clock.wall_due(message.offset)
         while not stop.is_set():
-            remaining = due - time.monotonic()
+            remaining = exchange.clock.wall_due(message.offset) - time.monotonic()  # the speed may change meanwhile
             if remaining <= 0:
                 break
             stop.wait(min(remaining, 0.05))

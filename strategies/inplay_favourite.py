@@ -25,7 +25,7 @@ class InPlayFavouriteConfig(StrategyConfig):
 
 
 class InPlayFavourite(ModalStrategy):
-    """Back the in-play favourite once per market; cancel the unmatched remainder after a while.
+    """Back the in-play favourite once per market (once, across restarts too); cancel the unmatched remainder after a while.
 
     The position is hedged (green-up, FILL_OR_KILL) when it reaches profit_target or stop_loss,
     set in ticks by default; with [cascade] policy = "hedge" it is also hedged after every reopen.
@@ -54,6 +54,8 @@ class InPlayFavourite(ModalStrategy):
                 if now - order.context.get("placed_at", now) >= cfg.cancel_after:
                     self.cancel_order(market, order)
         memo = self._memo(market)
+        if market.blotter.strategy_orders(self):
+            memo["backed"] = True  # also after a restart: the orders taken in from the exchange are in the blotter
         if memo.get("backed") or now - memo.get("in_play_since", now) < cfg.delay:
             return
         runners = [r for r in market_book.runners if r.status == "ACTIVE" and r.ex.available_to_back]

@@ -19,6 +19,8 @@ from tests.live_helpers import wait_for
 
 pytestmark = pytest.mark.slow  # two bots against the emulator
 
+RECONCILED = "reconciliation: 0 adopted, 0 closed, 0 unchanged, 0 external (0 market(s) asked)"
+
 SECRETS = {
     "BETFAIR_USERNAME": "scan-user-7f3a",
     "BETFAIR_PASSWORD": "scan-pass-9c1d",
@@ -118,8 +120,9 @@ def test_debug_logs_and_alerts_of_paper_and_live_never_show_a_credential_or_sess
     assert any(e.get("message", "").startswith("kill switch HALTED: stream:") for e in events)  # flushed at exit
     if log_format == "json":
         lines = stderr.splitlines()
-        said = [line for line in lines if not line.startswith("{")]  # what the CLI says to a person, Ctrl-C's answer
-        assert said == ["stopping: finishing open work (a few seconds); signal again to quit at once"]
+        said = [line for line in lines if not line.startswith("{")]  # what the CLI says to a person
+        stopping = "stopping: finishing open work (a few seconds); signal again to quit at once"
+        assert said == ([] if mode == "paper" else [RECONCILED]) + [stopping]  # live reconciles at start
         records = [json.loads(line) for line in lines if line.startswith("{")]
         assert any(r["message"] == "Client added" and r["username"] == "***" for r in records)
         assert any(r["logger"] == "paddock.status" and r["kill_switch"] == "HALTED" for r in records)
