@@ -13,6 +13,7 @@ from app.report import Report, Trip, build_report
 from controls.layer import SafetyLayer
 from core.clock import Clock
 from core.config import LoadedConfig
+from core.latency import StageLatency
 from core.recordings import Recording
 from middleware.signals import SignalBuffer
 from middleware.state import MarketStateTracker
@@ -43,6 +44,8 @@ class Framework:
     lock: BotLock | None = None  # live and paper: this bot's hold on its data directory
     unreadable: dict[str, str] = field(default_factory=dict)  # backtest: files left out, and why
     audit: object | None = None  # app.auditing.Audit when the audit store is on
+    latency: StageLatency | None = None  # live and paper: latency per stage of the order path
+    metrics: object | None = None  # app.metrics.Metrics when served (--metrics-port)
 
     def skipped_lines(self) -> dict[str, dict[int, str]]:
         """Backtest: per recording, the lines left out and why (files that could not be read at all: line 0)."""
@@ -77,6 +80,8 @@ class Framework:
             outcome = f"failed: {type(exc).__name__}"
             raise
         finally:
+            if self.metrics is not None:
+                self.metrics.close()
             if self.audit is not None:
                 self.audit.close(outcome)
             if self.lock is not None:

@@ -19,6 +19,11 @@ class StreamMonitor:
         self.last_seen: dict[int, float] = {}
         self.statuses: list[tuple[float, int | None, str]] = []
         self.error_listeners: list[Callable[[str], None]] = []
+        # (received at, publish time ms, market ids) of each market change message, on the stream's thread
+        self.data_listeners: list[Callable[[float, int, list[str]], None]] = []
+        self.reconnect_listeners: list[Callable[[], None]] = []
+        self.reconnects = 0
+        self._connected: set[int] = set()
 
     def seen(self, stream_id: int) -> None:
         """A data message or heartbeat arrived."""
@@ -27,6 +32,15 @@ class StreamMonitor:
     def status(self, stream_id: int | None, what: str) -> None:
         """A status event (503, connection lost, ...) that is not a sign of life."""
         self.statuses.append((self.clock.now(), stream_id, what))
+
+    def connected(self, stream_id: int) -> None:
+        """The exchange greeted a stream's connection; every greeting after a stream's first is a reconnect."""
+        if stream_id not in self._connected:
+            self._connected.add(stream_id)
+            return
+        self.reconnects += 1
+        for listener in self.reconnect_listeners:
+            listener()
 
     def error(self, stream_id: int | None, code: str, message: str) -> None:
         """A request the stream refused (e.g. authentication with an expired session)."""
@@ -43,10 +57,10 @@ class StreamMonitor:
         return max(now - self.last_seen.get(i, self.started_at) for i in ids)
 
 
-def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
-    """A betfairlightweight StreamListener class that reports every message to the monitor."""
+def monitored_listener(monitor: StreamMonitor, base: type[StreamListener] = StreamListener) -> type[StreamListener]:
+    """A betfairlightweight StreamListener class (or subclass of `base`) that reports every message to the monitor."""
 
-    class MonitoredListener(StreamListener):
+    class MonitoredListener(base):
         """StreamListener that tells the monitor about each message before processing it.
 
         flumine keeps one listener per stream across reconnects while the subscription id changes with each
@@ -61,5 +75,17 @@ def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
             else:
                 monitor.seen(id(self))
             return super().on_data(raw_data)
+
+        def _on_connection(self, data: dict, unique_id: int) -> None:
+            monitor.connected(id(self))
+            super()._on_connection(data, unique_id)
+
+        def _on_change_message(self, data: dict, unique_id: int) -> None:
+            if monitor.data_listeners and data.get("mc") and data.get("ct") != "HEARTBEAT":
+                received_at = monitor.last_seen.get(id(self), monitor.clock.now())  # set by on_data just now
+                market_ids = [change.get("id") for change in data["mc"]]
+                for listener in monitor.data_listeners:
+                    listener(received_at, data.get("pt", 0), market_ids)
+            super()._on_change_message(data, unique_id)
 
     return MonitoredListener

@@ -142,3 +142,15 @@ pnl = Table(
     Column("settled_at", Float, nullable=False),
 )
 Index("ix_pnl_day", pnl.c.day)
+
+run_latency = Table(
+    "run_latency",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("stage", String(32), primary_key=True),  # core.latency.STAGES: publish_to_received ... to_matched
+    Column("count", Integer, nullable=False),
+    Column("p50", Float),  # wall seconds; NULL when the stage had no sample
+    Column("p95", Float),
+    Column("p99", Float),
+    Column("max", Float),
+)
