@@ -22,8 +22,8 @@ from core import auditschema as schema
 from core.auditdb import describe, open_store, paddock_version, shown, store_url
 from core.clock import WallClock
 from core.config import LoadedConfig
-from core.latency import StageLatency
 from core.errors import StoreError
+from core.latency import StageLatency
 from core.redact import MASK, redactor
 
 logger = logging.getLogger("paddock.store")
