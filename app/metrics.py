@@ -23,7 +23,8 @@ def reason_kind(reason: str) -> str:
 
 
 class Metrics:
-    """The run's counters, gauges and latency histograms; thread-safe (prometheus-client locks each one)."""
+    """A run's metrics (record's: updates and reconnects) in a registry of its own, served over HTTP; thread-safe
+    (prometheus-client locks each metric)."""
 
     def __init__(self, mode: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)  # never the global one: a process may hold several
@@ -31,6 +32,48 @@ class Metrics:
         self.updates = Counter(
             "paddock_updates", "Market updates processed, per market type", ["market_type"], registry=r
         )
+        self.reconnects = Counter("paddock_stream_reconnects", "Market stream reconnections", registry=r)
+        self.info = Gauge("paddock_run_info", "The run's mode", ["mode"], registry=r)
+        self.info.labels(mode).set(1)
+        self._type_counters: dict[str, object] = {}
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def update(self, market_type: str | None) -> None:
+        """One market update processed."""
+        key = market_type or "UNKNOWN"
+        child = self._type_counters.get(key)
+        if child is None:
+            child = self._type_counters[key] = self.updates.labels(key)
+        child.inc()
+
+    def serve(self, port: int) -> int:
+        """Serve /metrics on 127.0.0.1:port (0: any free port) on a daemon thread; returns the port bound."""
+        try:
+            self._server, self._thread = start_http_server(port, addr=HOST, registry=self.registry)
+        except OSError as exc:
+            raise UserError(f"--metrics-port {port}: cannot listen on {HOST}:{port}: {exc.strerror}") from None
+        return int(self._server.server_port)
+
+    @property
+    def port(self) -> int | None:
+        """The port served on, or None."""
+        return None if self._server is None else int(self._server.server_port)
+
+    def close(self) -> None:
+        """Stop serving (idempotent)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
+class TradingMetrics(Metrics):
+    """Paper and live: also orders, refusals, the kill switch, exposure, P&L and latency per stage."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(mode)
+        r = self.registry
         self.orders_placed = Counter(
             "paddock_orders_placed", "Orders that passed the controls and were sent, per strategy", ["strategy"],
             registry=r,
@@ -43,7 +86,6 @@ class Metrics:
         self.exposure = Gauge("paddock_open_exposure", "Worst-case loss of open markets with orders", registry=r)
         self.pnl = Gauge("paddock_pnl", "P&L: settled (this run's closed markets) and today (daily limit's view)",
                          ["kind"], registry=r)  # fmt: skip
-        self.reconnects = Counter("paddock_stream_reconnects", "Market stream reconnections", registry=r)
         self.latency = Histogram(
             "paddock_stage_latency_seconds",
             "Latency per stage of the order path (wall seconds)",
@@ -51,22 +93,9 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.info = Gauge("paddock_run_info", "The run's mode", ["mode"], registry=r)
-        self.info.labels(mode).set(1)
         for stage in STAGES:  # every stage shows, with count 0, before its first sample
             self.latency.labels(stage)
-        self._type_counters: dict[str, object] = {}
         self._order_labels: set[tuple[str, str]] = set()
-        self._server: WSGIServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def update(self, market_type: str | None) -> None:
-        """One market update processed."""
-        key = market_type or "UNKNOWN"
-        child = self._type_counters.get(key)
-        if child is None:
-            child = self._type_counters[key] = self.updates.labels(key)
-        child.inc()
 
     def observe(self, stage: str, seconds: float) -> None:
         """One latency sample of a stage."""
@@ -88,23 +117,3 @@ class Metrics:
         for key, count in counts.items():
             self.orders.labels(*key).set(count)
         self._order_labels |= set(counts)
-
-    def serve(self, port: int) -> int:
-        """Serve /metrics on 127.0.0.1:port (0: any free port) on a daemon thread; returns the port bound."""
-        try:
-            self._server, self._thread = start_http_server(port, addr=HOST, registry=self.registry)
-        except OSError as exc:
-            raise UserError(f"--metrics-port {port}: cannot listen on {HOST}:{port}: {exc.strerror}") from None
-        return int(self._server.server_port)
-
-    @property
-    def port(self) -> int | None:
-        """The port served on, or None."""
-        return None if self._server is None else int(self._server.server_port)
-
-    def close(self) -> None:
-        """Stop serving (idempotent)."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()

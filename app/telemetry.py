@@ -11,7 +11,7 @@ from flumine.markets.middleware import Middleware
 from flumine.worker import BackgroundWorker
 
 from app.framework import Framework
-from app.metrics import Metrics
+from app.metrics import Metrics, TradingMetrics
 from app.report import settled
 from controls.execution import CallLog
 from controls.ordertiming import OrderTimings
@@ -55,7 +55,7 @@ class UpdateCounter(Middleware):
         self.metrics.update(market.market_type)
 
 
-def refresh(metrics: Metrics, framework: Framework) -> None:
+def refresh(metrics: TradingMetrics, framework: Framework) -> None:
     """Orders by strategy and status, open exposure, P&L and the kill switch as they stand (main thread)."""
     markets = list(framework.flumine.markets)
     counts: Counter[tuple[str, str]] = Counter()
@@ -70,9 +70,9 @@ def refresh(metrics: Metrics, framework: Framework) -> None:
     metrics.set_kill_switch(str(framework.safety.kill_switch.state))
 
 
-def attach_metrics(framework: Framework, post: Callable[[Callable[[], None]], None], port: int) -> Metrics:
-    """Feed a Metrics from the framework's parts and serve it on 127.0.0.1:port."""
-    metrics = Metrics(str(framework.mode))
+def attach_metrics(framework: Framework, post: Callable[[Callable[[], None]], None], port: int) -> TradingMetrics:
+    """Feed a TradingMetrics from the framework's parts and serve it on 127.0.0.1:port."""
+    metrics = TradingMetrics(str(framework.mode))
     layer = framework.safety
     flumine = framework.flumine
     flumine.add_market_middleware(UpdateCounter(metrics))

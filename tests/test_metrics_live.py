@@ -213,3 +213,8 @@ def test_record_metrics_count_every_update_written(tmp_path):
     assert value(samples, "paddock_updates_total", market_type="WIN") == lines["1.197931750.gz"]
     assert value(samples, "paddock_updates_total", market_type="PLACE") == lines["1.197931751.gz"]
     assert value(samples, "paddock_run_info", mode="record") == 1
+    assert value(samples, "paddock_stream_reconnects_total") == 0
+    assert {name for name, _ in samples if name.startswith("paddock_")} <= {  # nothing about orders: none are made
+        "paddock_updates_total", "paddock_updates_created", "paddock_stream_reconnects_total",
+        "paddock_stream_reconnects_created", "paddock_run_info",
+    }  # fmt: skip
