@@ -1,15 +1,22 @@
-"""Latency per stage: percentiles from the log-scale histogram against exact ones, the end-of-run table, the flag."""
+"""Latency per stage (percentiles from the log-scale histogram against exact ones, the end-of-run table), the
+--metrics-port flag, and a port already in use."""
 
 from __future__ import annotations
 
 import math
 import random
+import socket
 import threading
 
 import pytest
 
+from app.assembly import Mode, build
 from app.cliparser import parser
+from core.config import load_config
+from core.errors import UserError
 from core.latency import DECISION, PUBLISH, SENT, STAGES, StageLatency, format_summary
+from tests.conftest import write_config
+from tests.live_helpers import CREDENTIALS
 
 
 def exact(values: list[float], q: float) -> float:
@@ -83,3 +90,22 @@ def test_metrics_port_is_offered_on_paper_live_and_record_and_off_by_default(com
 def test_backtest_takes_no_metrics_port():
     with pytest.raises(SystemExit):
         parser().parse_args(["backtest", "--metrics-port", "9108"])
+
+
+def test_a_metrics_port_in_use_is_one_message_and_the_bot_can_start_again(tmp_path):
+    config = load_config(
+        write_config(tmp_path, '[[strategies]]\nname = "weight_of_money"\n', f'data_dir = "{tmp_path}"')
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UserError, match=f"--metrics-port {port}: cannot listen on 127.0.0.1:{port}"):
+            build(Mode.PAPER, config, environ=CREDENTIALS, exchange="http://127.0.0.1:9", metrics_port=port)
+    framework = build(Mode.PAPER, config, environ=CREDENTIALS, exchange="http://127.0.0.1:9", metrics_port=port)
+    try:  # the lock was let go, the port is served now it is free, and the failed start left no run behind
+        assert framework.metrics.port == port and framework.audit.run_id == 1
+    finally:
+        framework.metrics.close()
+        framework.audit.close("stopped")
+        framework.lock.release()
