@@ -76,6 +76,7 @@ def monitored_listener(monitor: StreamMonitor, base: type[StreamListener] = Stre
                 monitor.seen(id(self))
             return super().on_data(raw_data)
 
+        # betfairlightweight's listener hooks per operation, overridden as flumine's FlumineListener does its own
         def _on_connection(self, data: dict, unique_id: int) -> None:
             monitor.connected(id(self))
             super()._on_connection(data, unique_id)
