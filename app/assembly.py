@@ -29,18 +29,20 @@ def build(
     exchange: str | None = None,
     until_closed: bool = False,
     strict: bool = False,
+    metrics_port: int | None = None,
 ) -> Framework:
     """Assemble the framework for a mode; the only place a mode is chosen.
 
     `exchange` (or `[exchange] url`) points live and paper at a local exchange instead of Betfair;
     `until_closed` stops them once every market traded has closed and settled and no new one is offered;
-    `strict` stops a backtest at the first bad recording line instead of skipping it."""
+    `strict` stops a backtest at the first bad recording line instead of skipping it;
+    `metrics_port` serves live and paper's Prometheus metrics on 127.0.0.1 (0: any free port)."""
     registry = registry or discover()
     if mode == Mode.BACKTEST:
         return build_backtest(config, registry, paths, raise_hook_errors, strict)
     env = environ if environ is not None else os.environ
     endpoint = exchange_endpoint(config, exchange)
-    return build_exchange(mode, config, registry, raise_hook_errors, env, endpoint, until_closed)
+    return build_exchange(mode, config, registry, raise_hook_errors, env, endpoint, until_closed, metrics_port)
 
 
 def build_recorder(
@@ -50,10 +52,11 @@ def build_recorder(
     environ: Mapping[str, str] | None = None,
     exchange: str | None = None,
     until_closed: bool = False,
+    metrics_port: int | None = None,
 ) -> RecorderRun:
     """Assemble `record`: the market stream of `[record] market_filter`, one recording per market."""
     env = environ if environ is not None else os.environ
-    return _build_recorder(config, exchange_endpoint(config, exchange), env, out_dir, until_closed)
+    return _build_recorder(config, exchange_endpoint(config, exchange), env, out_dir, until_closed, metrics_port)
 
 
 def exchange_endpoint(config: LoadedConfig, exchange: str | None) -> ExchangeEndpoint | None:

@@ -23,6 +23,7 @@ from core.auditdb import describe, open_store, paddock_version, shown, store_url
 from core.clock import WallClock
 from core.config import LoadedConfig
 from core.errors import StoreError
+from core.latency import StageLatency
 from core.redact import MASK, redactor
 
 logger = logging.getLogger("paddock.store")
@@ -37,9 +38,10 @@ class Audit:
     run_id: int
     writer: AuditWriter
     recorder: AuditRecorder
+    latency: StageLatency | None = None  # live and paper: stored with the run's end
 
     def close(self, outcome: str) -> None:
-        """After flumine stopped: write what is still queued, then the run's end and outcome."""
+        """After flumine stopped: write what is still queued, then the run's end, outcome and latency per stage."""
         writer = self.writer
         if writer.is_alive():
             writer.logging_queue.put(None)
@@ -54,6 +56,9 @@ class Audit:
                     .where(schema.runs.c.id == self.run_id)
                     .values(ended_wall=WallClock().now(), outcome=outcome[:200])
                 )
+                if self.latency is not None:
+                    rows = [{"run_id": self.run_id, **s.row()} for s in self.latency.summary()]
+                    connection.execute(insert(schema.run_latency), rows)
         except SQLAlchemyError as exc:
             logger.error(
                 "audit store %s: the end of run %s not written: %s", shown(self.url), self.run_id, describe(exc)
@@ -91,7 +96,7 @@ def attach_audit(
     driver.finish_listeners.append(lambda: recorder.finish(flumine.markets))
     if hasattr(flumine, "order_listeners"):  # live and paper: the order stream's updates
         flumine.order_listeners.append(lambda: recorder.orders_changed(flumine.markets))
-    audit = Audit(engine, url, run_id, writer, recorder)
+    audit = Audit(engine, url, run_id, writer, recorder, framework.latency)
     framework.audit = audit
     return audit
 

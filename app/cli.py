@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.cliparser import parser
 from core.errors import UserError
+from core.latency import format_summary
 from core.logformat import configure_logging
 from core.redact import redactor
 
@@ -61,6 +62,8 @@ def _finish(framework, out: str | None) -> None:
     for line in report.quality_lines():
         print(line)
     print(f"kill switch: {framework.safety.kill_switch.state}")
+    if framework.latency is not None:
+        print(format_summary(framework.latency.summary()))
     errors = {s.name: s.hook_errors for s in framework.strategies if s.hook_errors}
     for name, count in errors.items():
         print(f"warning: strategy {name}: {count} hook call(s) raised; see the log", file=sys.stderr)
@@ -151,12 +154,16 @@ def _cmd_exchange(mode_name: str, refuse_halted: bool):
             registry=discover(args.strategies_dir),
             exchange=args.exchange,
             until_closed=args.until_closed,
+            metrics_port=args.metrics_port,
         )
         try:
             _inherited(framework, config.path, mode_name, refuse_halted, getattr(args, "start_halted", False))
         except UserError:
+            if framework.metrics is not None:
+                framework.metrics.close()
             framework.lock.release()  # it never started
             raise
+        _say_metrics(framework.metrics)
         _stop_on_signals(framework.stop)
         framework.run()
         _finish(framework, args.out)
@@ -165,13 +172,21 @@ def _cmd_exchange(mode_name: str, refuse_halted: bool):
     return run
 
 
+def _say_metrics(metrics) -> None:
+    if metrics is not None:
+        print(f"metrics on http://127.0.0.1:{metrics.port}/metrics", file=sys.stderr, flush=True)
+
+
 def _cmd_record(args) -> int:
     from app.assembly import build_recorder
     from core.config import load_config
 
     config = load_config(args.config, require_strategies=False)
-    run = build_recorder(config, out_dir=args.out, exchange=args.exchange, until_closed=args.until_closed)
+    run = build_recorder(
+        config, out_dir=args.out, exchange=args.exchange, until_closed=args.until_closed, metrics_port=args.metrics_port
+    )
     _stop_on_signals(run.stop)
+    _say_metrics(run.metrics)
     print(f"recording to {run.recorder.out_dir} (Ctrl-C to stop; open markets are finished on the way out)")
     run.run()
     for path in run.recorder.written:

@@ -20,6 +20,15 @@ def _subparser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]
     return Subparser
 
 
+def _metrics_port(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve Prometheus metrics on http://127.0.0.1:N/metrics (0: any free port; default: none)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of main.py."""
     from app.plugins import STRATEGIES_DIR
@@ -72,6 +81,7 @@ def parser() -> argparse.ArgumentParser:
             action="store_true",
             help="stop by itself once every market traded has closed and settled and no new one is offered",
         )
+        _metrics_port(sp)
         if mode_name == "live":
             sp.add_argument(
                 "--start-halted",
@@ -88,6 +98,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop once every market recorded has closed and no new one is offered",
     )
+    _metrics_port(rec)
     rec.set_defaults(command_name="record")
     em = sub.add_parser("emulate", help="run a local Betfair exchange replaying recordings")
     em.add_argument("paths", nargs="+", help="recording files, directories or globs")

@@ -14,6 +14,7 @@ from controls.layer import SafetyLayer
 from core.alerts import LogAlerts
 from core.clock import Clock
 from core.config import LoadedConfig
+from core.latency import StageLatency
 from core.recordings import Recording
 from middleware.signals import SignalBuffer
 from middleware.state import MarketStateTracker
@@ -45,6 +46,8 @@ class Framework:
     unreadable: dict[str, str] = field(default_factory=dict)  # backtest: files left out, and why
     audit: object | None = None  # app.auditing.Audit when the audit store is on
     alerts: LogAlerts | None = None  # live and paper: closed (Sentry and the webhook flushed) when the run ends
+    latency: StageLatency | None = None  # live and paper: latency per stage of the order path
+    metrics: object | None = None  # app.metrics.Metrics when served (--metrics-port)
 
     def skipped_lines(self) -> dict[str, dict[int, str]]:
         """Backtest: per recording, the lines left out and why (files that could not be read at all: line 0)."""
@@ -80,6 +83,8 @@ class Framework:
             outcome = f"failed: {type(exc).__name__}"
             raise
         finally:
+            if self.metrics is not None:
+                self.metrics.close()
             if self.audit is not None:
                 self.audit.close(outcome)
             if self.lock is not None:

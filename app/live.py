@@ -18,11 +18,12 @@ from app.plugins import PluginRegistry
 from app.reconcile import reconcile_at_start
 from app.recovery import restore
 from app.storestate import StoreState
+from app.telemetry import attach_metrics, attach_timings
 from app.watch import RunWatch
 from app.wiring import add_strategies, assemble
 from app.workers import PaddockFlumine
 from controls.daybook import DayBook
-from controls.execution import CallLog, LoggedBetfairExecution
+from controls.execution import CallLog, LoggedBetfairExecution, TimedSimulatedExecution
 from controls.store import JsonFileStore
 from controls.watchdog import monitored_listener
 from core.alerts import alerts_for
@@ -53,17 +54,22 @@ def build_exchange(
     environ: Mapping[str, str],
     endpoint: ExchangeEndpoint | None,
     until_closed: bool = False,
+    metrics_port: int | None = None,
 ) -> Framework:
-    """Live (real orders) or paper (simulated orders) on the market stream of Betfair or a local exchange."""
+    """Live (real orders) or paper (simulated orders) on the market stream of Betfair or a local exchange.
+
+    With metrics_port, Prometheus metrics are served on 127.0.0.1:metrics_port (0: any free port)."""
     alerts = alerts_for(config, environ)  # a webhook file that cannot be read stops here, before the lock
     lock = BotLock(kill_switch_path(config, mode).parent).acquire()  # before anything touches the exchange
     paper_trade = mode == Mode.PAPER
     wall = WallClock()
     clock = LiveMarketClock(wall)  # strategy logic runs on market time, as in a backtest
     call_log = CallLog(wall)
-    execution = None if paper_trade else partial(LoggedBetfairExecution, call_log=call_log)
+    execution = partial(TimedSimulatedExecution if paper_trade else LoggedBetfairExecution, call_log=call_log)
     client = betfair_client(environ, endpoint, paper_trade=paper_trade, execution_cls=execution)
     flumine = PaddockFlumine(client=client)
+    if paper_trade:
+        flumine.simulated_execution = client.execution  # paper's execution: the one flumine shuts down at the end
 
     def post(fn: Callable[[], None]) -> None:
         """Run fn on flumine's main thread, then end the unit of work as a book does (owed hooks, one flush)."""
@@ -91,11 +97,16 @@ def build_exchange(
     flumine.order_listeners.append(driver.orders_changed)
     try:
         filters = [entry.market_filter.model_dump() for entry in config.app.strategies]
+        attach_timings(framework, call_log, wall)
+        if metrics_port is not None:  # before the audit store's run row: a port in use stops the start cleanly
+            attach_metrics(framework, post, metrics_port)
         audit = attach_audit(framework, driver, call_log, environ, filters)
         state = StoreState(audit.engine, audit.url, str(mode), audit.run_id) if audit is not None else None
         if state is not None:
             restore(framework, state, carry_exposure=paper_trade)  # the kill switch, today's P&L (paper: exposure)
     except BaseException:
+        if framework.metrics is not None:
+            framework.metrics.close()
         lock.release()  # it never started
         raise
     if not paper_trade:  # when flumine starts: logged in, before its streams (so before any book or order update)

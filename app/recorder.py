@@ -6,7 +6,7 @@ import gzip
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +14,16 @@ from betfairlightweight.compat import json
 from flumine import BaseStrategy
 from flumine.baseflumine import BaseFlumine
 from flumine.events.events import TerminationEvent
-from flumine.streams.betfairdatastream import BetfairDataStream
+from flumine.streams.betfairdatastream import BetfairDataStream, FlumineListener
 from flumine.worker import BackgroundWorker
 
 from app.live import MARKET_DATA_FILTER
+from app.metrics import Metrics
+from app.telemetry import attach_recorder_metrics
 from app.watch import offers_more
 from app.workers import PaddockFlumine
+from controls.watchdog import StreamMonitor, monitored_listener
+from core.clock import WallClock
 from core.config import LoadedConfig
 from core.exchange import ExchangeEndpoint
 from core.session import betfair_client
@@ -42,6 +46,8 @@ class MarketRecorder(BaseStrategy):
         self.partial_dir.mkdir(parents=True, exist_ok=True)
         self._files: dict[str, object] = {}
         self.written: list[Path] = []
+        self.market_types: dict[str, str] = {}
+        self.update_listeners: list[Callable[[str | None], None]] = []  # the market type of each change written
 
     def check_market_book(self, market, market_book) -> bool:
         """The recorder takes raw data only."""
@@ -58,6 +64,10 @@ class MarketRecorder(BaseStrategy):
         line = json.dumps({"op": "mcm", "clk": clk, "pt": publish_time, "mc": [data]})
         handle.write((line.decode() if isinstance(line, bytes) else line) + "\n")
         definition = data.get("marketDefinition") or {}
+        if "marketType" in definition:
+            self.market_types[market_id] = definition["marketType"]
+        for listener in self.update_listeners:
+            listener(self.market_types.get(market_id))
         if definition.get("status") == "CLOSED":
             self.finish_market(market_id)
 
@@ -98,10 +108,16 @@ class RecorderRun:
 
     flumine: BaseFlumine
     recorder: MarketRecorder
+    monitor: StreamMonitor | None = None  # the market stream's liveness and reconnects
+    metrics: Metrics | None = None  # when served (--metrics-port)
 
     def run(self) -> None:
         """Record until stopped; every open market's file is finished on the way out."""
-        self.flumine.run()
+        try:
+            self.flumine.run()
+        finally:
+            if self.metrics is not None:
+                self.metrics.close()
 
     def stop(self) -> None:
         """Ask the recorder to finish (from any thread or a signal handler)."""
@@ -114,19 +130,27 @@ def build_recorder(
     environ: Mapping[str, str],
     out_dir: str | Path | None = None,
     until_closed: bool = False,
+    metrics_port: int | None = None,
 ) -> RecorderRun:
     """Assemble `record`: subscribe to `[record] market_filter` and write one recording per market.
 
-    With until_closed it stops once every market recorded has closed and the exchange offers no new one."""
+    With until_closed it stops once every market recorded has closed and the exchange offers no new one; with
+    metrics_port, updates per market type and stream reconnects are served on 127.0.0.1:metrics_port."""
     client = betfair_client(environ, endpoint, market_recording_mode=True)
     flumine = PaddockFlumine(client=client)
     out = Path(out_dir) if out_dir else config.resolve(config.app.record.out)
-    stream = BetfairDataStream(
+    monitor = StreamMonitor(WallClock())
+    stream_class = type(
+        "MonitoredDataStream", (BetfairDataStream,), {"LISTENER": monitored_listener(monitor, FlumineListener)}
+    )
+    stream = stream_class(
         market_filter=config.app.record.market_filter.streaming(), market_data_filter=MARKET_DATA_FILTER
     )
     recorder = MarketRecorder(name="paddock_recorder", streams=[stream], out_dir=out)
     flumine.add_strategy(recorder)
-    run = RecorderRun(flumine=flumine, recorder=recorder)
+    run = RecorderRun(flumine=flumine, recorder=recorder, monitor=monitor)
+    if metrics_port is not None:
+        run.metrics = attach_recorder_metrics(recorder, monitor, metrics_port)
     if until_closed:
         market_filter = config.app.record.market_filter
 

@@ -68,6 +68,7 @@ class OrderDispatcher:
         self.on_refused = on_refused  # (market, order, reason): the strategy is told through its market's notices
         self.calls: list[Call] = []
         self.refusals: list[Refusal] = []
+        self.queued_listeners: list[Callable[[object, object], None]] = []  # (market, order) as it is queued
         self.placed_listeners: list[Callable[[object, object], None]] = []  # (market, order) before it is sent
         self.refusal_listeners: list[Callable[[Refusal], None]] = []
         # market id -> what waits to be sent; insertion order is queue order. A plain attribute, not a
@@ -79,6 +80,8 @@ class OrderDispatcher:
         if hedge:
             order.context[HEDGE] = True
         self.pending.setdefault(market.market_id, _Pending()).places.append(order)
+        for listener in self.queued_listeners:
+            listener(market, order)
 
     def cancel(self, market, order, size_reduction: float | None = None) -> None:
         """Queue a cancel of (part of) an order's unmatched size."""

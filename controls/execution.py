@@ -37,6 +37,8 @@ class CallLog:
         self.error_codes: list[str] = []
         self.listeners: list[Callable[[str], None]] = []  # told of each error code (on the execution's thread)
         self.before_place: list[Callable[[object], None]] = []  # live: run before a placeOrders request is sent
+        self.place_sent: list[Callable[[object], None]] = []  # live and paper: a placeOrders goes now (the package)
+        self.place_answered: list[Callable[[object], None]] = []  # ... and its answer is back
         self._seen: set[str] = set()
 
     def package(self, order_package) -> None:
@@ -76,6 +78,23 @@ class LoggedSimulatedExecution(_Logged, SimulatedExecution):
     """flumine's simulated execution, recording each package in a CallLog."""
 
 
+class TimedSimulatedExecution(SimulatedExecution):
+    """flumine's simulated execution (paper trading) telling a CallLog when each placement goes and is answered:
+    the answer comes after flumine's simulated latency and bet delay, as Betfair's would."""
+
+    def __init__(self, flumine, call_log: CallLog, **kwargs) -> None:
+        super().__init__(flumine, **kwargs)
+        self.call_log = call_log
+
+    def execute_place(self, order_package, http_session) -> None:
+        """Simulated placeOrders, between the sent and answered hooks."""
+        for hook in self.call_log.place_sent:
+            hook(order_package)
+        super().execute_place(order_package, http_session)
+        for hook in self.call_log.place_answered:
+            hook(order_package)
+
+
 class LoggedBetfairExecution(_Logged, BetfairExecution):
     """flumine's Betfair execution, recording each package and the error codes of every answer."""
 
@@ -94,7 +113,11 @@ class LoggedBetfairExecution(_Logged, BetfairExecution):
         """placeOrders, observed; an order whose outcome the answer does not know is left to the order stream."""
         for hook in self.call_log.before_place:  # e.g. the audit store: the order rows are committed first
             hook(order_package)
+        for hook in self.call_log.place_sent:
+            hook(order_package)
         response = self._observed(super().place, order_package, session)
+        for hook in self.call_log.place_answered:
+            hook(order_package)
         reports = getattr(response, "place_instruction_reports", None) or []
         if getattr(response, "error_code", None) == DUPLICATE_TRANSACTION:
             # flumine re-sends a package after an error such as a read timeout, with the same customerRef;

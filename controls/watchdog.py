@@ -32,12 +32,19 @@ class StreamMonitor:
         self.connections: dict[int, int] = {}  # stream -> connections made (the first is not a reconnect)
         self._reconnects: deque[float] = deque()  # times of recent reconnects, over every stream
         self.storms = 0
+        # (received at, publish time ms, market ids) of each market change message, on the stream's thread
+        self.data_listeners: list[Callable[[float, int, list[str]], None]] = []
+        self.reconnect_listeners: list[Callable[[], None]] = []
+        self.reconnects = 0
 
     def connected(self, stream_id: int) -> None:
         """A stream's connection message arrived: it connected, or reconnected after a drop."""
         count = self.connections[stream_id] = self.connections.get(stream_id, 0) + 1
         if count == 1:
             return
+        self.reconnects += 1
+        for listener in self.reconnect_listeners:
+            listener()
         now = self.clock.now()
         self.status(stream_id, "reconnected")
         self._reconnects.append(now)
@@ -82,10 +89,10 @@ class StreamMonitor:
         return max(now - self.last_seen.get(i, self.started_at) for i in ids)
 
 
-def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
-    """A betfairlightweight StreamListener class that reports every message to the monitor."""
+def monitored_listener(monitor: StreamMonitor, base: type[StreamListener] = StreamListener) -> type[StreamListener]:
+    """A betfairlightweight StreamListener class (or subclass of `base`) that reports every message to the monitor."""
 
-    class MonitoredListener(StreamListener):
+    class MonitoredListener(base):
         """StreamListener that tells the monitor about each message before processing it.
 
         flumine keeps one listener per stream across reconnects while the subscription id changes with each
@@ -99,22 +106,22 @@ def monitored_listener(monitor: StreamMonitor) -> type[StreamListener]:
                 answer = json.loads(raw_data)
                 monitor.error(id(self), answer.get("errorCode", "FAILURE"), answer.get("errorMessage", ""))
             else:
-                if '"connection"' in raw_data[:40]:  # {"op":"connection","connectionId":...}: (re)connected
-                    monitor.connected(id(self))
                 monitor.seen(id(self))
-                if ('"con":true' in raw_data or '"con": true' in raw_data) and _conflated(raw_data):
-                    monitor.notice(self.stream_unique_id, "conflated: the stream sent several updates as one")
             return super().on_data(raw_data)
 
+        # betfairlightweight's listener hooks per operation, overridden as flumine's FlumineListener does its own
+        def _on_connection(self, data: dict, unique_id: int) -> None:
+            monitor.connected(id(self))
+            super()._on_connection(data, unique_id)
+
+        def _on_change_message(self, data: dict, unique_id: int) -> None:
+            if data.get("con"):  # the message's own con (a market change's con is on nearly every historical one)
+                monitor.notice(self.stream_unique_id, "conflated: the stream sent several updates as one")
+            if monitor.data_listeners and data.get("mc") and data.get("ct") != "HEARTBEAT":
+                received_at = monitor.last_seen.get(id(self), monitor.clock.now())  # set by on_data just now
+                market_ids = [change.get("id") for change in data["mc"]]
+                for listener in monitor.data_listeners:
+                    listener(received_at, data.get("pt", 0), market_ids)
+            super()._on_change_message(data, unique_id)
+
     return MonitoredListener
-
-
-def _conflated(raw_data: str) -> bool:
-    """Whether a change message says `con: true` itself (what betfairlightweight calls unexpected conflation).
-
-    A market change's own `con` (inside `mc`) is left alone: Betfair's historical data, and so the emulator's
-    replays of it, carry it on nearly every change."""
-    try:
-        return bool(json.loads(raw_data).get("con"))
-    except (ValueError, AttributeError):
-        return False

@@ -22,7 +22,7 @@ ENV_URL = "PADDOCK_DB_URL"
 SQLITE_NAME = "paddock.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 CONNECT_TIMEOUT = 5  # seconds to reach a PostgreSQL server
-HEAD_REVISION = "0003"  # the newest file in core/migrations/versions (a test holds them together)
+HEAD_REVISION = "0004"  # the newest file in core/migrations/versions (a test holds them together)
 PG_MIGRATION_LOCK = 7_317_410  # pg_advisory_xact_lock key: one process migrates at a time
 
 

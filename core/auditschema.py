@@ -173,3 +173,15 @@ reconciliations = Table(
     Column("missing", Integer, nullable=False),  # open in the store, neither current nor cleared on the exchange
     Column("line", Text, nullable=False),  # the line printed at start
 )
+
+run_latency = Table(
+    "run_latency",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("stage", String(32), primary_key=True),  # core.latency.STAGES: publish_to_received ... to_matched
+    Column("count", Integer, nullable=False),
+    Column("p50", Float),  # wall seconds; NULL when the stage had no sample
+    Column("p95", Float),
+    Column("p99", Float),
+    Column("max", Float),
+)

@@ -46,6 +46,7 @@ class LiveRun:
         extra: str = "",
         market_filter: str = "",
         environ: dict | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         registry = discover()
         registry.register(cls, "tests")
@@ -58,6 +59,7 @@ class LiveRun:
             environ=environ or CREDENTIALS,
             exchange=emulator.url,
             raise_hook_errors=True,
+            metrics_port=metrics_port,
         )
         self.emulator = emulator
         self.error: BaseException | None = None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from core.latency import STAGES
 from emulator.faults import Fault
 from emulator.server import Emulator
 from tests.conftest import ROOT, real
@@ -99,7 +100,7 @@ def test_paper_until_closed_shows_its_status_and_stops_by_itself_with_the_report
     with Emulator([real("1.197931750.bz2"), real("1.197931751.bz2")], speed=40) as emulator:
         command = [sys.executable, "main.py", "paper", "--config", str(config), "--exchange", emulator.url]
         proc = subprocess.run(
-            [*command, "--until-closed", "--out", str(tmp_path / "out")],
+            [*command, "--until-closed", "--out", str(tmp_path / "out"), "--metrics-port", "0"],
             cwd=ROOT,
             env={**os.environ, **CREDENTIALS},
             capture_output=True,
@@ -111,4 +112,8 @@ def test_paper_until_closed_shows_its_status_and_stops_by_itself_with_the_report
     assert status and "kill switch ACTIVE" in status[-1] and "2 closed" in status[-1]
     assert "every market has closed and settled, and the exchange offers no new one: stopping" in proc.stderr
     assert "TOTAL" in proc.stdout and "UNSETTLED" not in proc.stdout
+    assert "metrics on http://127.0.0.1:" in proc.stderr
+    table = proc.stdout.split("latency (ms)")[1].splitlines()[1:6]  # the end-of-run latency report, every stage
+    assert [line.split()[0] for line in table] == list(STAGES)
+    assert int(table[0].split()[1]) > 0  # market messages received
     assert (tmp_path / "out" / "summary.json").is_file()

@@ -131,6 +131,8 @@ def test_a_backtest_writes_runs_markets_orders_events_refusals_and_pnl(stored):
 
 
 def test_migrations_run_on_open_and_leave_a_current_store_alone(stored):
+    from core.auditdb import HEAD_REVISION
+
     _, url = stored
     engine = open_store(make_url(url))  # the second open: already at the head revision
     with engine.connect() as connection:
