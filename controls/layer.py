@@ -24,7 +24,7 @@ from core.clock import Clock, Timers
 from core.config import AppConfig
 from core.ledger import Ledgers
 from core.marketstate import ON_REFUSED, MarketStates
-from core.positions import Positions, close_out, resting
+from core.positions import Positions, resting
 
 logger = logging.getLogger("paddock.safety")
 
@@ -70,9 +70,7 @@ class SafetyLayer:
         self.ledgers = Ledgers()
         self.hedger = Hedger(config.hedge, clock, self.dispatcher, self.kill_switch, self.ledgers.positions)
         self.daybook = daybook or DayBook(clock)  # today's realised P&L and cooldowns, as a restart inherits them
-        self.pnl = DailyPnL(
-            clock, carried=self.daybook.settled, value=lambda market: close_out(market, self.ledgers.positions(market))
-        )
+        self.pnl = DailyPnL(clock, carried=self.daybook.settled, positions_of=self.ledgers.positions)
         self.cascade = CascadeController(
             config.cascade,
             clock,

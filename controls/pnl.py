@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from core.clock import Clock
-from core.positions import close_out_value
+from core.positions import Positions, best_prices, close_out_at, positions
 
 logger = logging.getLogger("paddock.pnl")
 
@@ -24,11 +24,13 @@ class DailyPnL:
         self,
         clock: Clock,
         carried: dict[str, float] | None = None,
-        value: Callable[[object], float] = close_out_value,
+        positions_of: Callable[[object], Positions] = positions,
     ) -> None:
         self.clock = clock
-        self.value = value  # a market -> what its open position locks in if hedged now
+        self.positions_of = positions_of  # a market -> the positions of all its orders
         self._open: dict[str, float] = {}
+        # market id -> (positions, best prices, close-out value): revalued only when one of them changed
+        self._valued: dict[str, tuple[Positions, tuple[dict, dict], float]] = {}
         self._closed: dict[dt.date, dict[str, object]] = defaultdict(dict)  # day -> market_id -> market
         self._settled: dict[str, float] = {}
         # realised before a restart on the day the run started (the day book), by market
@@ -40,9 +42,23 @@ class DailyPnL:
         if len(market.blotter):
             self._open[market.market_id] = self.value(market)
 
+    def value(self, market) -> float:
+        """What the market's open position locks in if hedged now at its best prices."""
+        pos = self.positions_of(market)
+        if pos.is_flat:
+            return 0.0
+        prices = best_prices(market)
+        known = self._valued.get(market.market_id)
+        if known is not None and known[0] is pos and known[1] == prices:  # the ledger keeps an unchanged one
+            return known[2]
+        value = close_out_at(pos, *prices)
+        self._valued[market.market_id] = (pos, prices, value)
+        return value
+
     def settle(self, market) -> None:
         """Book a closed market's profit on the current day."""
         self._open.pop(market.market_id, None)
+        self._valued.pop(market.market_id, None)
         self._closed[_day(self.clock.now())][market.market_id] = market
         self._settled[market.market_id] = sum(order.profit for order in market.blotter)
 

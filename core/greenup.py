@@ -116,21 +116,42 @@ def green_up_from(
                 out.append(HedgeOrder(runner, "LAY", price, -delta / price))
         return out
 
+    def score(target: float, hedged: list[int]) -> tuple[float, int]:
+        # what guaranteed(stakes_for(target, hedged)) is, and how many orders, without building them: the same
+        # float operations in the same order (a hedge moves its runner's d and the common c)
+        common = c
+        low = None
+        count = 0
+        moved = set()
+        for runner in hedged:
+            delta = target - d[runner]
+            if delta > 1e-9 and best_back.get(runner):
+                price = best_back[runner]
+                size = delta / price
+                value = d[runner] + 1.0 * size * price
+                common -= 1.0 * size
+            elif delta < -1e-9 and best_lay.get(runner):
+                price = best_lay[runner]
+                size = -delta / price
+                value = d[runner] + -1.0 * size * price
+                common -= -1.0 * size
+            else:
+                continue
+            count += 1
+            moved.add(runner)
+            low = value if low is None or value < low else low
+        for runner, value in d.items():
+            if runner not in moved and (low is None or value < low):
+                low = value
+        return round(low + common, 6), -count
+
     if selection_id is not None:
-        candidates = [stakes_for(0.0, [selection_id])]
-    else:
-        candidates = [stakes_for(target, runners) for target in sorted(set(d.values()))]
-
-    def guaranteed(orders: list[HedgeOrder]) -> float:
-        # the profit if runner j wins is d[j] + c: a hedge moves its runner's d and the common c
-        after, common = dict(d), c
-        for o in orders:
-            sign = 1.0 if o.side == "BACK" else -1.0
-            after[o.selection_id] += sign * o.size * o.price
-            common -= sign * o.size
-        return min(after.values()) + common
-
-    best = max(candidates, key=lambda orders: (round(guaranteed(orders), 6), -len(orders)))
+        target, hedged = 0.0, [selection_id]
+    else:  # the first level with the best (guaranteed profit, fewest orders), as max() over the candidates picks
+        hedged = runners
+        levels = sorted(set(d.values()))
+        target = max(levels, key=lambda level: score(level, runners)) if levels else 0.0
+    best = stakes_for(target, hedged)
     smallest = max(min_stake, 0.01)  # a stake that rounds to 0.00 is no order at all
     rounded = tuple(
         HedgeOrder(o.selection_id, o.side, o.price, round(o.size, 2)) for o in best if round(o.size, 2) >= smallest

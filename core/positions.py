@@ -206,7 +206,13 @@ def close_out(market, pos: Positions) -> float:
     """What the matched fills of pos lock in if hedged now at the market's best prices."""
     if pos.is_flat:
         return 0.0
-    backs, lays = best_prices(market)
+    return close_out_at(pos, *best_prices(market))
+
+
+def close_out_at(pos: Positions, backs: dict[int, float], lays: dict[int, float]) -> float:
+    """What the matched fills of pos lock in if hedged at these best back and lay prices."""
+    if pos.is_flat:
+        return 0.0
     if not backs and not lays:
         return min(pos.profit.values())
     return min(plan_green_up(pos, backs, lays, min_stake=0.0).profit.values())
