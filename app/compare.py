@@ -27,6 +27,10 @@ def config_changes(a: dict, b: dict) -> list[tuple[str, object, object]]:
     return [(key, fa.get(key), fb.get(key)) for key in sorted(set(fa) | set(fb)) if fa.get(key) != fb.get(key)]
 
 
+def _value(value) -> str:
+    return "(not set)" if value is None else repr(value)
+
+
 def _change(a, b):
     if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
         return float("nan")
@@ -64,9 +68,13 @@ def cmd_compare(args) -> int:
     if changes:
         print("config differences (A -> B):")
         for key, va, vb in changes:
-            print(f"  {key}: {va!r} -> {vb!r}")
+            print(f"  {key}: {_value(va)} -> {_value(vb)}")
     else:
         print("config: the same")
+    files = [set(run.meta.get("files", [])) for run in runs]
+    for label, only in (("A", files[0] - files[1]), ("B", files[1] - files[0])):
+        if only:
+            print(f"files only in {label}: {', '.join(sorted(only))}")
     table = side_by_side(*(analyse(run).strategies for run in runs))
     if table.empty:
         print("no strategies in either run")
