@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from app.cliparser import parser
+from core.clock import WallClock
 from core.errors import UserError
 from core.latency import format_summary
 from core.logformat import configure_logging
@@ -32,6 +33,7 @@ def _cmd_backtest(args) -> int:
     from app.progress import ProgressControl
     from core.config import load_config
 
+    started = WallClock().now()
     config = load_config(args.config)
     framework = build(
         Mode.BACKTEST, config, paths=args.paths or None, registry=discover(args.strategies_dir), strict=args.strict
@@ -39,12 +41,14 @@ def _cmd_backtest(args) -> int:
     if sys.stdout.isatty() and not args.no_progress:
         framework.flumine.add_logging_control(ProgressControl(total_markets=len(framework.flumine.streams)))
     framework.run()
-    _finish(framework, args.out)
+    _finish(framework, args.out, started)
     return 0
 
 
-def _finish(framework, out: str | None) -> None:
-    """Print the report of a finished run, and write it into `out` when given."""
+def _finish(framework, out: str | None, started: float) -> None:
+    """Print the report of a finished run, and write a new run folder into `out` when given."""
+    from app.runreport import print_run
+
     report = framework.report()
     print(report.table())
     unsettled = report.totals["unsettled_markets"]
@@ -67,9 +71,7 @@ def _finish(framework, out: str | None) -> None:
     errors = {s.name: s.hook_errors for s in framework.strategies if s.hook_errors}
     for name, count in errors.items():
         print(f"warning: strategy {name}: {count} hook call(s) raised; see the log", file=sys.stderr)
-    if out:
-        for path in report.write(Path(out)):
-            print(f"wrote {path}")
+    print_run(framework, report, out, started, WallClock().now())
 
 
 def _cmd_strategies(args) -> int:
@@ -147,6 +149,7 @@ def _cmd_exchange(mode_name: str, refuse_halted: bool):
         from app.plugins import discover
         from core.config import load_config
 
+        started = WallClock().now()
         config = load_config(args.config)
         framework = build(
             Mode(mode_name),
@@ -166,7 +169,7 @@ def _cmd_exchange(mode_name: str, refuse_halted: bool):
         _say_metrics(framework.metrics)
         _stop_on_signals(framework.stop)
         framework.run()
-        _finish(framework, args.out)
+        _finish(framework, args.out, started)
         return 0
 
     return run
@@ -287,6 +290,18 @@ def _store_command(show):
     return run
 
 
+def _cmd_report(args) -> int:
+    from app.runreport import cmd_report
+
+    return cmd_report(args)
+
+
+def _cmd_compare(args) -> int:
+    from app.compare import cmd_compare
+
+    return cmd_compare(args)
+
+
 def _show_runs(reader, args) -> None:
     from app.auditquery import print_runs
 
@@ -319,6 +334,8 @@ COMMANDS = {
     "runs": _store_command(_show_runs),
     "orders": _store_command(_show_orders),
     "pnl": _store_command(_show_pnl),
+    "report": _cmd_report,
+    "compare": _cmd_compare,
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core.logformat import FORMATS
 
+OUT_HELP = "folder to hold a new run folder: CSVs, summary.json, plots and report.html (DIR/LATEST names it)"
 FORMAT_HELP = "log lines as text (default) or json: one JSON object a line, with market_id, strategy, bet_id"
 
 
@@ -53,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
     bt = with_strategies_dir(sub.add_parser("backtest", help="replay recordings through the configured strategies"))
     bt.add_argument("paths", nargs="*", help="recording files, directories or globs (default: [backtest] paths)")
     bt.add_argument("--config", help="config file (default: config.toml)")
-    bt.add_argument("--out", help="folder for orders.csv and summary.json")
+    bt.add_argument("--out", help=OUT_HELP)
     bt.add_argument("--no-progress", action="store_true", help="no progress bar")
     bt.add_argument("--strict", action="store_true", help="stop at the first bad recording line (default: skip it)")
     bt.set_defaults(command_name="backtest")
@@ -75,7 +76,7 @@ def parser() -> argparse.ArgumentParser:
         sp = with_strategies_dir(sub.add_parser(mode_name, help=text))
         sp.add_argument("--config", required=True, help="config file")
         sp.add_argument("--exchange", help="URL of a local exchange (python main.py emulate); default: real Betfair")
-        sp.add_argument("--out", help="folder for orders.csv and summary.json when stopped")
+        sp.add_argument("--out", help=OUT_HELP + " (when stopped)")
         sp.add_argument(
             "--until-closed",
             action="store_true",
@@ -139,4 +140,11 @@ def parser() -> argparse.ArgumentParser:
     pnl.add_argument("--run", default="last", help="run id, or last (default)")
     pnl.add_argument("--by", choices=["market", "strategy", "day"], default="market", help="grouping (default market)")
     pnl.set_defaults(command_name="pnl")
+    rep = sub.add_parser("report", help="draw a run folder's plots and report.html again, print its tables")
+    rep.add_argument("run_dir", metavar="RUN_DIR", help="a run folder, or an --out DIR (its LATEST run)")
+    rep.set_defaults(command_name="report")
+    cmp = sub.add_parser("compare", help="per strategy, what changed between two runs: orders, net, ROI, drawdown")
+    cmp.add_argument("run_a", metavar="RUN_A", help="the first run folder (or an --out DIR: its LATEST)")
+    cmp.add_argument("run_b", metavar="RUN_B", help="the second run folder")
+    cmp.set_defaults(command_name="compare")
     return p

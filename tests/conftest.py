@@ -27,6 +27,14 @@ def real(name: str) -> Path:
     return path
 
 
+def run_folder(out: Path) -> Path:
+    """The one run folder `--out out` made (asserting there is exactly one, and LATEST names it)."""
+    folders = [p for p in out.iterdir() if p.is_dir()]
+    assert len(folders) == 1, folders
+    assert (out / "LATEST").read_text().strip() == folders[0].name
+    return folders[0]
+
+
 def read_messages(path: Path) -> list[dict]:
     """Every stream message of a recording."""
     with smart_open.open(str(path), "r") as f:

@@ -9,8 +9,9 @@ import pytest
 
 from app.assembly import Mode, build
 from app.cli import main
+from app.plots import PLOTS
 from core.config import load_config
-from tests.conftest import REAL, ROOT, real, write_config
+from tests.conftest import REAL, ROOT, real, run_folder, write_config
 
 BOTH = """
 [[strategies]]
@@ -33,8 +34,10 @@ def backtest(tmp_path, capsys, out: str, *paths) -> tuple[str, dict, list[dict]]
     code = main(["backtest", "--no-progress", "--config", str(cfg), "--out", str(tmp_path / out), *map(str, paths)])
     stdout, err = capsys.readouterr()
     assert code == 0, err
-    summary = json.loads((tmp_path / out / "summary.json").read_text())
-    with open(tmp_path / out / "orders.csv") as f:
+    folder = run_folder(tmp_path / out)
+    assert f"run folder: {folder}" in stdout
+    summary = json.loads((folder / "summary.json").read_text())
+    with open(folder / "orders.csv") as f:
         orders = list(csv.DictReader(f))
     return stdout, summary, orders
 
@@ -71,8 +74,12 @@ def test_two_backtests_give_identical_report_files(tmp_path, capsys, generated):
     paths = [generated["football"], generated["race"], real("SELF-1.181223994.bz2"), real("SELF-1.181223995.bz2")]
     backtest(tmp_path, capsys, "first", *paths)
     backtest(tmp_path, capsys, "second", *paths)
-    for name in ("orders.csv", "summary.json"):
-        assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes()
+    first, second = run_folder(tmp_path / "first"), run_folder(tmp_path / "second")
+    for name in ("orders.csv", "refused.csv", "markets.csv", "runners.csv", *PLOTS):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    a, b = (json.loads((folder / "summary.json").read_text()) for folder in (first, second))
+    a.pop("run"), b.pop("run")  # metadata: wall times differ
+    assert a == b  # every figure the same
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from app.cli import main
-from tests.conftest import ROOT, real, write_config
+from tests.conftest import ROOT, real, run_folder, write_config
 
 CONFIG = '[[strategies]]\nname = "weight_of_money"\n[strategies.market_filter]\nmarket_types = ["WIN"]\n'
 
@@ -70,7 +70,7 @@ def test_a_damaged_recording_beside_a_good_one_is_skipped_where_damaged_and_the_
     assert code == 0, captured.err
     assert "Traceback" not in captured.err
     assert f"skipped in {damaged}" in captured.err and reason in captured.err
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((run_folder(out) / "summary.json").read_text())
     assert {r["market_id"] for r in summary["markets"]} >= {"1.260000021"}  # race-2's WIN: the good file
     (skips,) = [lines for path, lines in summary["skipped_lines"].items() if path == str(damaged)]
     first = skips[0]

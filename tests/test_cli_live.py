@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from core.latency import STAGES
 from emulator.faults import Fault
 from emulator.server import Emulator
-from tests.conftest import ROOT, real
+from tests.conftest import ROOT, real, run_folder
 from tests.live_helpers import CREDENTIALS, wait_for
 
 pytestmark = pytest.mark.slow  # live trading against the emulator: each test waits on a replay
@@ -72,8 +73,10 @@ def test_ctrl_c_stops_paper_trading_and_prints_the_report(paper, tmp_path):
     assert "stopping: finishing open work" in stderr and "Traceback" not in stderr
     assert "kill switch: ACTIVE" in stdout
     written = {Path(line.removeprefix("wrote ")).name for line in stdout.splitlines() if line.startswith("wrote ")}
-    assert written == {"orders.csv", "refused.csv", "summary.json"}
-    assert (tmp_path / "out" / "summary.json").is_file()
+    assert {"orders.csv", "refused.csv", "summary.json", "report.html", "cumulative_pnl.png"} <= written
+    folder = run_folder(tmp_path / "out")
+    assert folder.name.startswith("paper-") and f"run folder: {folder}" in stdout
+    assert json.loads((folder / "summary.json").read_text())["run"]["mode"] == "paper"
 
 
 def test_a_second_ctrl_c_quits_at_once(paper):
@@ -116,4 +119,4 @@ def test_paper_until_closed_shows_its_status_and_stops_by_itself_with_the_report
     table = proc.stdout.split("latency (ms)")[1].splitlines()[1:6]  # the end-of-run latency report, every stage
     assert [line.split()[0] for line in table] == list(STAGES)
     assert int(table[0].split()[1]) > 0  # market messages received
-    assert (tmp_path / "out" / "summary.json").is_file()
+    assert (run_folder(tmp_path / "out") / "summary.json").is_file()

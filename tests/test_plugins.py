@@ -8,7 +8,7 @@ import textwrap
 
 from app.cli import main
 from app.plugins import ENTRY_POINT_GROUP, discover
-from tests.conftest import ROOT, write_config
+from tests.conftest import ROOT, run_folder, write_config
 
 
 def test_shipped_strategies_are_discovered_with_their_params():
@@ -78,6 +78,7 @@ def test_new_strategy_is_listed_and_backtests(tmp_path, capsys):
     out, _ = capsys.readouterr()
     assert code == 0
     assert "my_edge" in out
+    out_dir = run_folder(out_dir)
     assert (out_dir / "orders.csv").read_text().count("my_edge") >= 2  # one order per market at least
     # what its docstring says it does: back the current favourite, each runner at most once
     assert "Each runner is backed at most once" in (plugins / "my_edge.py").read_text()

@@ -18,7 +18,7 @@ from app.assembly import Mode, build
 from app.plugins import discover
 from core.auditdb import HEAD_REVISION, open_store
 from core.config import load_config
-from tests.conftest import ROOT, real, write_config
+from tests.conftest import ROOT, real, run_folder, write_config
 from tests.pgserver import PASSWORD, new_database, postgres_server
 
 RECORDINGS = ("1.197931750.bz2", "1.197931751.bz2", "BASIC-1.132153978.gz")
@@ -172,6 +172,7 @@ def test_cli_runs_orders_and_pnl_read_a_backtest_as_orders_csv_has_it(tmp_path):
     out = tmp_path / "out"
     done = _cli("backtest", "--no-progress", "--config", config, "--out", str(out), *(str(real(n)) for n in RECORDINGS))
     assert done.returncode == 0, done.stderr
+    out = run_folder(out)
     runs = _cli("runs", "--config", config)
     assert runs.returncode == 0 and runs.stdout.count("\n") == 1
     assert "backtest" in runs.stdout and "completed" in runs.stdout and "1.197931750.bz2" in runs.stdout
