@@ -129,6 +129,10 @@ def bot(variant: str, url: str, market_id: str, every: int, folder: Path) -> Non
         framework = build(Mode.LIVE, load_config(config), environ=CREDENTIALS, exchange=url, registry=registry)
         signal.signal(signal.SIGTERM, lambda *_: framework.stop())
         framework.run()
+        if framework.latency is not None:  # where paddock's time went, stage by stage (on the bot's stderr)
+            from core.latency import format_summary
+
+            print(format_summary(framework.latency.summary()), file=sys.stderr)
         return
     from betfairlightweight import APIClient, filters
     from flumine import Flumine, clients
