@@ -93,7 +93,12 @@ def _market_rows(run: RunFiles, names: dict, facts: dict) -> pd.DataFrame:
                 "refused": int(row["refused"]),
             }
         )
-    return pd.DataFrame(rows, columns=MARKET_TABLE)
+    frame = pd.DataFrame(rows, columns=MARKET_TABLE)
+    numbers = [*MONEY, "roi", "strike_rate", "average_odds"]  # float even with no row (a run that traded nothing)
+    frame[numbers] = frame[numbers].astype(float)
+    frame[["orders", "matched", "refused"]] = frame[["orders", "matched", "refused"]].astype(int)
+    frame["settled"] = frame["settled"].astype(bool)
+    return frame
 
 
 MARKET_TABLE = ["strategy", "market_id", "market", "market_type", "market_time", "closed_at", "settled", "runners",
