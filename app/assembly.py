@@ -29,15 +29,17 @@ def build(
     exchange: str | None = None,
     until_closed: bool = False,
     strict: bool = False,
+    chronological: bool = False,
 ) -> Framework:
     """Assemble the framework for a mode; the only place a mode is chosen.
 
     `exchange` (or `[exchange] url`) points live and paper at a local exchange instead of Betfair;
     `until_closed` stops them once every market traded has closed and settled and no new one is offered;
-    `strict` stops a backtest at the first bad recording line instead of skipping it."""
+    `strict` stops a backtest at the first bad recording line instead of skipping it; `chronological` replays
+    every market of a backtest in one publish-time order."""
     registry = registry or discover()
     if mode == Mode.BACKTEST:
-        return build_backtest(config, registry, paths, raise_hook_errors, strict)
+        return build_backtest(config, registry, paths, raise_hook_errors, strict, chronological=chronological)
     env = environ if environ is not None else os.environ
     endpoint = exchange_endpoint(config, exchange)
     return build_exchange(mode, config, registry, raise_hook_errors, env, endpoint, until_closed)
