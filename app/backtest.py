@@ -49,6 +49,7 @@ def build_backtest(
     chronological: bool = False,
     switch_state: dict | None = None,
     audit_sink: AuditSink | None = None,
+    warn_unmatched: bool = True,
 ) -> Framework:
     """A backtest of the configured strategies over the recordings (paths, else `[backtest] paths`).
 
@@ -56,7 +57,8 @@ def build_backtest(
     left out; with strict, the first such line stops the run (RecordingError naming file and line).
     chronological: every market of every event in one publish-time order (cross-event limits exact);
     switch_state: the kill switch starts as this stored state (an earlier event group's, scope "run");
-    audit_sink: wires the store's recorder instead of the audit store (a worker returning its rows)."""
+    audit_sink: wires the store's recorder instead of the audit store (a worker returning its rows);
+    warn_unmatched: warn of a strategy that matches none of the recordings (an event group's worker does not)."""
     raw_paths = list(paths) if paths else [config.resolve(p) for p in config.app.backtest.paths]
     recordings, unreadable = [], {}
     for path in resolve_paths(raw_paths):
@@ -107,7 +109,7 @@ def build_backtest(
                 ms.header.market_id,
             )
         ]
-        if not chosen:
+        if not chosen and warn_unmatched:
             logger.warning("strategy %s matches none of the recordings", entry.instance_name)
         return chosen
 
@@ -197,6 +199,18 @@ class EventBoundary:
                 switch.reset(f"event {event_id} starts fresh (the last event tripped the switch)", source="backtest")
         self.events.add(event_id)
         self.layer.current_event = event_id
+
+
+def unmatched_strategies(config: LoadedConfig, headers: list[MarketHeader]) -> list[str]:
+    """The configured strategies whose market filter matches none of these markets."""
+    return [
+        entry.instance_name
+        for entry in config.app.strategies
+        if not any(
+            entry.market_filter.matches(h.event_type_id, h.market_type, h.country_code, h.event_id, h.market_id)
+            for h in headers
+        )
+    ]
 
 
 def _switch_store(state: dict | None) -> MemoryStore:

@@ -3,10 +3,12 @@ or, with --chronological, every market of every event in one publish-time order 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections import Counter
 
+from app.backtest import unmatched_strategies
 from app.eventgroups import plan_groups
 from app.groupaudit import RunStore
 from app.grouprun import GroupTask
@@ -15,6 +17,8 @@ from app.parallel import make_runner, run_groups
 from app.runoutput import show
 from core.config import LoadedConfig, load_config
 from core.errors import UserError
+
+logger = logging.getLogger("app.backtest")
 
 SOME_GROUPS_FAILED = 3  # exit code: the run finished, but at least one event group failed (named in the report)
 PER_GROUP_NOTE = (
@@ -32,6 +36,8 @@ def run_backtest(args) -> int:
         return _chronological(args, config)
     raw_paths = args.paths or [config.resolve(p) for p in config.app.backtest.paths]
     groups, unreadable = plan_groups(raw_paths, args.strict)
+    for name in unmatched_strategies(config, [m for g in groups for m in g.markets]):
+        logger.warning("strategy %s matches none of the recordings", name)
     runner = make_runner(args.workers, args.dask)  # before the run's row: a bad --dask writes nothing
     sources = [p for g in groups for p in g.paths]
     store = RunStore(config, os.environ, sources) if config.app.store.enabled else None
@@ -45,8 +51,9 @@ def run_backtest(args) -> int:
         failed = [r for r in results if r.error]
         outcome = f"completed, {len(failed)} event group(s) failed" if failed else "completed"
         first_user_error = next((r for r in failed if r.user_error), None)
-        if args.strict and first_user_error is not None:
-            outcome = "failed: RecordingError"
+        # strict stops at the first bad line; a config or plugin error fails every group alike: one message
+        if first_user_error is not None and (args.strict or len(failed) == len(results)):
+            outcome = "failed: " + first_user_error.error.splitlines()[0]
             raise UserError(first_user_error.error)
     finally:
         runner.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import RecordingError
-from core.recordings import Recording, read_header, resolve_paths
+from core.recordings import MarketHeader, Recording, read_header, resolve_paths
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ class EventGroup:
 
     key: str
     paths: tuple[str, ...]
+    markets: tuple[MarketHeader, ...] = ()
 
 
 def plan_groups(raw_paths: list[str | Path], strict: bool = False) -> tuple[list[EventGroup], dict[str, str]]:
@@ -61,5 +62,6 @@ def _grouped(recordings: list[Recording]) -> list[EventGroup]:
     for files in members.values():
         events = sorted({m.event_id for r in files for m in r.markets})
         key = events[0] if len(events) == 1 else "+".join(events)
-        groups.append(EventGroup(key=f"event {key}", paths=tuple(str(r.path) for r in files)))
+        markets = tuple(m for r in files for m in r.markets)
+        groups.append(EventGroup(key=f"event {key}", paths=tuple(str(r.path) for r in files), markets=markets))
     return groups

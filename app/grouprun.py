@@ -70,6 +70,7 @@ def run_group(task: GroupTask) -> GroupResult:
             task.strict,
             switch_state=task.switch_state,
             audit_sink=collect_audit if task.store else _no_store,
+            warn_unmatched=False,  # the parent warns once for the whole run
         )
         framework.run()
     except UserError as exc:

@@ -15,7 +15,7 @@ from typing import Protocol
 from app.grouprun import GroupResult, GroupTask, run_group
 from core.errors import UserError
 
-DASK_CONNECT_TIMEOUT = "10s"
+DASK_CONNECT_TIMEOUT = "5s"  # to reach a scheduler before giving up
 
 
 class Runner(Protocol):
