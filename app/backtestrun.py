@@ -38,7 +38,7 @@ def run_backtest(args) -> int:
     groups, unreadable = plan_groups(raw_paths, args.strict)
     for name in unmatched_strategies(config, [m for g in groups for m in g.markets]):
         logger.warning("strategy %s matches none of the recordings", name)
-    runner = make_runner(args.workers, args.dask)  # before the run's row: a bad --dask writes nothing
+    runner = make_runner(args.workers, args.dask, len(groups))  # before the run's row: a bad --dask writes nothing
     sources = [p for g in groups for p in g.paths]
     store = RunStore(config, os.environ, sources) if config.app.store.enabled else None
     tasks = [

@@ -110,14 +110,15 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def make_runner(workers: int | None, dask: str | None) -> Runner:
-    """The runner the command line asks for: Dask, else a pool of `workers` (default: the cores), 1 in process."""
+def make_runner(workers: int | None, dask: str | None, groups: int) -> Runner:
+    """The runner the command line asks for: Dask, else a pool of `workers` (default: the cores, at most one per
+    group); one worker (or one group) runs in this process."""
     if workers is not None and workers < 1:
         raise UserError(f"--workers {workers}: give 1 or more")
     if dask:
         return DaskRunner(dask, workers)
-    count = workers or default_workers()
-    return InProcess() if count == 1 else ProcessPool(count)
+    count = min(workers or default_workers(), groups)
+    return InProcess() if count <= 1 else ProcessPool(count)
 
 
 def run_groups(runner: Runner, tasks: list[GroupTask], scope: str) -> list[GroupResult]:

@@ -120,7 +120,7 @@ def outputs(out: Path) -> dict[str, str]:
 
 
 def test_outputs_and_store_rows_are_identical_in_one_process_on_two_workers_and_on_dask(project, capsys):
-    paths = [real("1.197931750.bz2"), real("1.197931751.bz2"), real("PRO-1.170258213.bz2"), ROOT / "recordings"]
+    paths = [real("1.197931750.bz2"), real("1.197931751.bz2"), ROOT / "recordings"]
     cfg = config(project, (ROOT / "config.toml").read_text())
     runs = {}
     for run_id, flags in enumerate([("--workers", "1"), ("--workers", "2"), ("--dask", "local")], start=1):
@@ -132,7 +132,7 @@ def test_outputs_and_store_rows_are_identical_in_one_process_on_two_workers_and_
         runs[flags] = (outputs(out), store_rows(project / "data" / "paddock.db", run_id))
     (first_out, first_rows), *others = runs.values()
     summary = json.loads(first_out["summary.json"])
-    assert summary["totals"]["orders"] > 5 and summary["totals"]["markets"] >= 5  # a run with something in it
+    assert summary["totals"]["orders"] > 5 and summary["totals"]["markets"] >= 4  # a run with something in it
     assert len({m["event_id"] for m in summary["markets"]}) >= 3  # several event groups
     assert first_rows["orders"] and first_rows["pnl"] and first_rows["order_events"]
     assert [r["order"] for r in first_rows["orders"]] == list(range(1, len(first_rows["orders"]) + 1))
