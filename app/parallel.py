@@ -53,8 +53,8 @@ class ProcessPool:
 
     def map(self, tasks: list[GroupTask]) -> list[GroupResult]:
         """Replay the groups in the pool; a worker that dies fails its group only (named in the result)."""
-        futures = [self.pool.submit(run_group, task) for task in tasks]
-        return [_result(task, future.result) for task, future in zip(tasks, futures, strict=True)]
+        futures = {i: self.pool.submit(run_group, tasks[i]) for i in largest_first(tasks)}
+        return [_result(task, futures[i].result) for i, task in enumerate(tasks)]
 
     def close(self) -> None:
         """Stop the processes."""
@@ -85,14 +85,24 @@ class DaskRunner:
 
     def map(self, tasks: list[GroupTask]) -> list[GroupResult]:
         """Replay the groups on the cluster's workers (they read the recordings by path)."""
-        futures = self.client.map(run_group, tasks, pure=False)
-        return [_result(task, future.result) for task, future in zip(tasks, futures, strict=True)]
+        order = largest_first(tasks)
+        futures = dict(zip(order, self.client.map(run_group, [tasks[i] for i in order], pure=False), strict=True))
+        return [_result(task, futures[i].result) for i, task in enumerate(tasks)]
 
     def close(self) -> None:
         """Disconnect (and stop a local cluster)."""
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def largest_first(tasks: list[GroupTask]) -> list[int]:
+    """Task indices by the size of their recordings, largest first: the longest group does not start last."""
+
+    def size(task: GroupTask) -> int:
+        return sum(os.path.getsize(p) for p in task.paths if os.path.exists(p))
+
+    return sorted(range(len(tasks)), key=lambda i: -size(tasks[i]))
 
 
 def _result(task: GroupTask, get) -> GroupResult:
