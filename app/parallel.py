@@ -6,6 +6,7 @@ tripped switch (they are independent of each other then, so they still run in pa
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -67,10 +68,16 @@ class DaskRunner:
     def __init__(self, address: str, workers: int | None) -> None:
         from distributed import Client, LocalCluster
 
+        # distributed sets its loggers to INFO when imported: follow --log-level as every other logger does
+        logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())
         self.cluster = None
         if address == "local":
             self.cluster = LocalCluster(
-                n_workers=workers or default_workers(), threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=workers or default_workers(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.WARNING,  # the cluster's INFO lines are not the run's
             )
             self.client = Client(self.cluster)
             self.name = f"a local Dask cluster of {len(self.cluster.workers)} workers"
