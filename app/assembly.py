@@ -30,16 +30,18 @@ def build(
     until_closed: bool = False,
     strict: bool = False,
     metrics_port: int | None = None,
+    chronological: bool = False,
 ) -> Framework:
     """Assemble the framework for a mode; the only place a mode is chosen.
 
     `exchange` (or `[exchange] url`) points live and paper at a local exchange instead of Betfair;
     `until_closed` stops them once every market traded has closed and settled and no new one is offered;
-    `strict` stops a backtest at the first bad recording line instead of skipping it;
-    `metrics_port` serves live and paper's Prometheus metrics on 127.0.0.1 (0: any free port)."""
+    `strict` stops a backtest at the first bad recording line instead of skipping it; `chronological` replays
+    every market of a backtest in one publish-time order; `metrics_port` serves live and paper's Prometheus
+    metrics on 127.0.0.1 (0: any free port)."""
     registry = registry or discover()
     if mode == Mode.BACKTEST:
-        return build_backtest(config, registry, paths, raise_hook_errors, strict)
+        return build_backtest(config, registry, paths, raise_hook_errors, strict, chronological=chronological)
     env = environ if environ is not None else os.environ
     endpoint = exchange_endpoint(config, exchange)
     return build_exchange(mode, config, registry, raise_hook_errors, env, endpoint, until_closed, metrics_port)

@@ -80,9 +80,17 @@ def attach_audit(
     url = store_url(config, environ)
     redactor().add(url.password)  # never in a log line, whatever prints the URL
     engine = open_store(url)
-    run_id = _start_run(engine, url, config, str(framework.mode), sources)
+    run_id = start_run(engine, url, config, str(framework.mode), sources)
     writer = AuditWriter(engine, run_id)
-    recorder = AuditRecorder(writer, framework.clock, WallClock(), config.app.backtest.commission)
+    recorder = wire_recorder(framework, driver, call_log, writer)
+    audit = Audit(engine, url, run_id, writer, recorder, framework.latency)
+    framework.audit = audit
+    return audit
+
+
+def wire_recorder(framework: Framework, driver: LayerDriver, call_log: CallLog, writer: AuditWriter) -> AuditRecorder:
+    """The recorder of the store's rows, listening to the framework; the writer is flumine's logging control."""
+    recorder = AuditRecorder(writer, framework.clock, WallClock(), framework.config.app.backtest.commission)
     flumine = framework.flumine
     layer = framework.safety
     flumine.add_logging_control(writer)
@@ -96,12 +104,11 @@ def attach_audit(
     driver.finish_listeners.append(lambda: recorder.finish(flumine.markets))
     if hasattr(flumine, "order_listeners"):  # live and paper: the order stream's updates
         flumine.order_listeners.append(lambda: recorder.orders_changed(flumine.markets))
-    audit = Audit(engine, url, run_id, writer, recorder, framework.latency)
-    framework.audit = audit
-    return audit
+    return recorder
 
 
-def _start_run(engine: Engine, url: URL, config: LoadedConfig, mode: str, sources: list) -> int:
+def start_run(engine: Engine, url: URL, config: LoadedConfig, mode: str, sources: list) -> int:
+    """Insert the run's row; returns its id (StoreError when the database refuses)."""
     raw = config.path.read_bytes()
     text = raw.decode("utf-8", errors="replace")
     if url.password:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,9 @@ from core.replayfile import RecordingReader, RecordingStream
 
 logger = logging.getLogger(__name__)
 
+ALL_EVENTS = "all-events"  # the one event group of a chronological replay
+AuditSink = Callable[[Framework, object, CallLog, list[str]], object]
+
 
 @dataclass(frozen=True)
 class MarketStream:
@@ -41,11 +45,20 @@ def build_backtest(
     paths: list[str | Path] | None,
     raise_hook_errors: bool,
     strict: bool = False,
+    *,
+    chronological: bool = False,
+    switch_state: dict | None = None,
+    audit_sink: AuditSink | None = None,
+    warn_unmatched: bool = True,
 ) -> Framework:
     """A backtest of the configured strategies over the recordings (paths, else `[backtest] paths`).
 
     A line that cannot be used is skipped and listed in the report, and a file that cannot be read at all is
-    left out; with strict, the first such line stops the run (RecordingError naming file and line)."""
+    left out; with strict, the first such line stops the run (RecordingError naming file and line).
+    chronological: every market of every event in one publish-time order (cross-event limits exact);
+    switch_state: the kill switch starts as this stored state (an earlier event group's, scope "run");
+    audit_sink: wires the store's recorder instead of the audit store (a worker returning its rows);
+    warn_unmatched: warn of a strategy that matches none of the recordings (an event group's worker does not)."""
     raw_paths = list(paths) if paths else [config.resolve(p) for p in config.app.backtest.paths]
     recordings, unreadable = [], {}
     for path in resolve_paths(raw_paths):
@@ -58,7 +71,7 @@ def build_backtest(
             unreadable[str(path)] = str(exc)
     if not recordings:
         raise RecordingError("no recording could be read:\n" + "\n".join(unreadable.values()))
-    market_streams = recording_streams(recordings, strict)
+    market_streams = recording_streams(recordings, strict, chronological)
     clock = MarketDataClock()
     call_log = CallLog(clock)
     client = clients.SimulatedClient(execution_cls=partial(LoggedSimulatedExecution, call_log=call_log))
@@ -70,15 +83,18 @@ def build_backtest(
         FlumineSimulation(client=client),
         clock,
         call_log,
-        MemoryStore(),
+        _switch_store(switch_state),
         LogAlerts(),
         _now,
         competitions,
     )
     framework.recordings = recordings
     framework.unreadable = unreadable
-    boundary = EventBoundary(framework, config.app.backtest.kill_switch_scope)
-    framework.safety.new_market_listeners.append(boundary.market_added)
+    if chronological:  # events overlap: nothing ends when the next one starts
+        framework.safety.new_market_listeners.append(lambda market: _set_event(framework, market))
+    else:
+        boundary = EventBoundary(framework, config.app.backtest.kill_switch_scope)
+        framework.safety.new_market_listeners.append(boundary.market_added)
 
     def streams_for(index: int) -> list:
         entry = config.app.strategies[index]
@@ -93,12 +109,16 @@ def build_backtest(
                 ms.header.market_id,
             )
         ]
-        if not chosen:
+        if not chosen and warn_unmatched:
             logger.warning("strategy %s matches none of the recordings", entry.instance_name)
         return chosen
 
     driver = add_strategies(framework, registry, streams_for, raise_hook_errors)
-    attach_audit(framework, driver, call_log, os.environ, [str(r.path) for r in recordings])
+    sources = [str(r.path) for r in recordings]
+    if audit_sink is not None:
+        audit_sink(framework, driver, call_log, sources)
+    else:
+        attach_audit(framework, driver, call_log, os.environ, sources)
     for stream in framework.flumine.streams:  # the markets the strategies replay; a reader skips the others
         stream.reader.want(stream.market_id)
     for strategy in [*framework.strategies, driver]:
@@ -108,8 +128,11 @@ def build_backtest(
     return framework
 
 
-def recording_streams(recordings: list[Recording], strict: bool = False) -> list[MarketStream]:
-    """One stream per market; the markets of one event are replayed together in publish-time order.
+def recording_streams(
+    recordings: list[Recording], strict: bool = False, chronological: bool = False
+) -> list[MarketStream]:
+    """One stream per market; the markets of one event are replayed together in publish-time order
+    (chronological: all markets of all events together, as one group).
 
     Markets of one file that are replayed together share one reader, so the file is read and parsed once."""
     seen: dict[str, Path] = {}
@@ -130,19 +153,21 @@ def recording_streams(recordings: list[Recording], strict: bool = False) -> list
         raise RecordingError("no markets to replay")
     per_event: dict[str, int] = {}
     for _, header in chosen:
-        per_event[header.event_id] = per_event.get(header.event_id, 0) + 1
+        group = ALL_EVENTS if chronological else header.event_id
+        per_event[group] = per_event.get(group, 0) + 1
     # markets of one file in one event group share a reader; a market replayed on its own reads alone
     readers: dict[tuple[Path, str], RecordingReader] = {}
     streams = []
     for recording, header in chosen:
-        grouped = per_event[header.event_id] > 1
-        key = (recording.path, header.event_id if grouped else header.market_id)
+        group = ALL_EVENTS if chronological else header.event_id
+        grouped = per_event[group] > 1
+        key = (recording.path, group if grouped else header.market_id)
         reader = readers.get(key) or readers.setdefault(key, RecordingReader(recording.path, strict))
         stream = RecordingStream(
             reader,
             market_id=header.market_id if len(recording.markets) > 1 else None,
             event_processing=grouped,
-            event_group=header.event_id if grouped else None,
+            event_group=group if grouped else None,
             event_id=header.event_id,
         )
         streams.append(MarketStream(header, stream))
@@ -174,6 +199,31 @@ class EventBoundary:
                 switch.reset(f"event {event_id} starts fresh (the last event tripped the switch)", source="backtest")
         self.events.add(event_id)
         self.layer.current_event = event_id
+
+
+def unmatched_strategies(config: LoadedConfig, headers: list[MarketHeader]) -> list[str]:
+    """The configured strategies whose market filter matches none of these markets."""
+    return [
+        entry.instance_name
+        for entry in config.app.strategies
+        if not any(
+            entry.market_filter.matches(h.event_type_id, h.market_type, h.country_code, h.event_id, h.market_id)
+            for h in headers
+        )
+    ]
+
+
+def _switch_store(state: dict | None) -> MemoryStore:
+    """The backtest's kill-switch store: empty (ACTIVE), or holding an earlier event group's state."""
+    store = MemoryStore()
+    if state is not None:
+        store.update(lambda _: state)
+    return store
+
+
+def _set_event(framework: Framework, market) -> None:
+    """Chronological: trips are listed with the event whose market arrived last."""
+    framework.safety.current_event = market.event_id
 
 
 def _now(fn) -> None:

@@ -28,50 +28,23 @@ logger = logging.getLogger("paddock")
 
 
 def _cmd_backtest(args) -> int:
-    from app.assembly import Mode, build
-    from app.plugins import discover
-    from app.progress import ProgressControl
-    from core.config import load_config
+    from app.backtestrun import run_backtest
 
-    started = WallClock().now()
-    config = load_config(args.config)
-    framework = build(
-        Mode.BACKTEST, config, paths=args.paths or None, registry=discover(args.strategies_dir), strict=args.strict
-    )
-    if sys.stdout.isatty() and not args.no_progress:
-        framework.flumine.add_logging_control(ProgressControl(total_markets=len(framework.flumine.streams)))
-    framework.run()
-    _finish(framework, args.out, started)
-    return 0
+    return run_backtest(args)
 
 
 def _finish(framework, out: str | None, started: float) -> None:
-    """Print the report of a finished run, and write a new run folder into `out` when given."""
+    """Print the report of a finished paper or live run, and write a new run folder into `out` when given."""
+    from app.runfacts import facts_of
+    from app.runoutput import show
     from app.runreport import print_run
 
     report = framework.report()
-    print(report.table())
-    unsettled = report.totals["unsettled_markets"]
-    if unsettled:
-        print(f"{unsettled} market(s) not settled: no P&L yet; open exposure {report.totals['open_exposure']:.2f}")
-    for reason, count in report.refusal_reasons()[:10]:
-        print(f"refused {count}x: {reason}")
-    for path, lines in sorted(report.skipped.items()):
-        first = min(lines)
-        where = "the whole file" if first == 0 else f"{len(lines)} line(s), first line {first}"
-        print(f"skipped in {path}: {where}: {lines[first]}", file=sys.stderr)
-    for trip in report.trips:
-        event = f" on event {trip.event_id}" if trip.event_id else ""
-        print(f"kill switch {trip.state} at {trip.row()['time']}{event} by {trip.source}: {trip.reason}")
-    for line in report.quality_lines():
-        print(line)
-    print(f"kill switch: {framework.safety.kill_switch.state}")
+    errors = {s.name: s.hook_errors for s in framework.strategies if s.hook_errors}
+    show(report, str(framework.safety.kill_switch.state), errors)
     if framework.latency is not None:
         print(format_summary(framework.latency.summary()))
-    errors = {s.name: s.hook_errors for s in framework.strategies if s.hook_errors}
-    for name, count in errors.items():
-        print(f"warning: strategy {name}: {count} hook call(s) raised; see the log", file=sys.stderr)
-    print_run(framework, report, out, started, WallClock().now())
+    print_run(facts_of(framework), report, out, started, WallClock().now())
 
 
 def _cmd_strategies(args) -> int:

@@ -30,6 +30,16 @@ def _metrics_port(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count}: give 1 or more")
+    return count
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of main.py."""
     from app.plugins import STRATEGIES_DIR
@@ -57,6 +67,19 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--out", help=OUT_HELP)
     bt.add_argument("--no-progress", action="store_true", help="no progress bar")
     bt.add_argument("--strict", action="store_true", help="stop at the first bad recording line (default: skip it)")
+    bt.add_argument(
+        "--workers",
+        type=_workers,
+        help="event groups replayed at once, in worker processes (default: the machine's cores; 1: in this process)",
+    )
+    bt.add_argument(
+        "--dask", metavar="ADDRESS", help="run the event groups on a Dask scheduler (tcp://HOST:PORT, or local)"
+    )
+    bt.add_argument(
+        "--chronological",
+        action="store_true",
+        help="every market of every event in one publish-time order, in one process (cross-event limits exact)",
+    )
     bt.set_defaults(command_name="backtest")
 
     st = with_strategies_dir(sub.add_parser("strategies", help="list strategy plugins, their params and load failures"))

@@ -45,6 +45,7 @@ class Framework:
     lock: BotLock | None = None  # live and paper: this bot's hold on its data directory
     unreadable: dict[str, str] = field(default_factory=dict)  # backtest: files left out, and why
     audit: object | None = None  # app.auditing.Audit when the audit store is on
+    audit_rows: object | None = None  # an event group's worker: app.groupaudit.CollectingWriter
     alerts: LogAlerts | None = None  # live and paper: closed (Sentry and the webhook flushed) when the run ends
     latency: StageLatency | None = None  # live and paper: latency per stage of the order path
     metrics: object | None = None  # app.metrics.Metrics when served (--metrics-port)

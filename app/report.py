@@ -69,6 +69,8 @@ class Report:
     trips: tuple[Trip, ...] = ()
     skipped: dict[str, dict[int, str]] = field(default_factory=dict)  # recording -> line -> why it was left out
     quality: tuple[dict, ...] = ()  # every data-quality pause and resume (QualityChange rows), in order
+    failed_groups: tuple[dict, ...] = ()  # event groups that failed: {"group", "paths", "error"}
+    notes: tuple[str, ...] = ()  # how the run was made, where it changes what the figures mean
 
     def data_quality(self) -> dict:
         """Data-quality pauses: how many, on how many markets, the orders they refused, and every change."""
@@ -128,6 +130,8 @@ class Report:
             "totals": self.totals,
             "kill_switch_trips": [trip.row() for trip in self.trips],
             "data_quality": self.data_quality(),
+            "failed_groups": list(self.failed_groups),
+            "notes": list(self.notes),
             "skipped_lines": {
                 path: [{"line": n, "reason": why} for n, why in sorted(lines.items())]
                 for path, lines in sorted(self.skipped.items())
@@ -147,6 +151,15 @@ def sort_orders(orders: pd.DataFrame) -> pd.DataFrame:
     return orders.sort_values(
         ["strategy", "market_id", "placed_at", "selection_id", "side", "price", "size"], kind="stable"
     ).reset_index(drop=True)
+
+
+def summary_totals(summary: pd.DataFrame) -> dict:
+    """The totals line of a summary: counts, money, markets and unsettled markets."""
+    totals = {key: int(summary[key].sum()) for key in COUNT_COLUMNS}
+    totals.update({key: round(float(summary[key].sum(skipna=True)), 2) for key in MONEY_COLUMNS})
+    totals["markets"] = int(summary["market_id"].nunique())
+    totals["unsettled_markets"] = int(summary.loc[~summary["settled"].astype(bool), "market_id"].nunique())
+    return totals
 
 
 def _nulls(row: dict) -> dict:
@@ -227,15 +240,11 @@ def build_report(
             }
         )
     summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS)
-    totals = {key: int(summary[key].sum()) for key in COUNT_COLUMNS}
-    totals.update({key: round(float(summary[key].sum(skipna=True)), 2) for key in MONEY_COLUMNS})
-    totals["markets"] = int(summary["market_id"].nunique())
-    totals["unsettled_markets"] = int(summary.loc[~summary["settled"].astype(bool), "market_id"].nunique())
     return Report(
         orders=orders,
         refusals=refused,
         summary=summary,
-        totals=totals,
+        totals=summary_totals(summary),
         commission_rate=commission_rate,
         trips=tuple(trips),
         skipped=dict(skipped or {}),

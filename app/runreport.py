@@ -7,10 +7,10 @@ from pathlib import Path
 
 from app.analysis import Analysis, analyse
 from app.htmlreport import render_html
-from app.marketfacts import market_rows, runner_rows
 from app.plots import write_plots
 from app.report import Report
 from app.reportformat import text_lines
+from app.runfacts import RunFacts
 from app.runfiles import RunFiles, read_run
 from app.runfolder import SUMMARY, find_run_dir, new_run_dir, point_latest
 from app.runmeta import run_metadata
@@ -18,18 +18,16 @@ from app.runmeta import run_metadata
 HTML = "report.html"
 
 
-def write_run(framework, report: Report, out: Path, started: float, ended: float) -> tuple[Path, list[Path]]:
+def write_run(facts: RunFacts, report: Report, out: Path, started: float, ended: float) -> tuple[Path, list[Path]]:
     """A new run folder in out with the CSVs, summary.json (with metadata), plots and report.html."""
-    run_dir = new_run_dir(out, started, prefix=str(framework.mode))
+    run_dir = new_run_dir(out, started, prefix=facts.mode)
     written = report.write(run_dir)
-    markets = list(framework.flumine.markets)
-    closed = {m: s.closed_at for m, s in framework.tracker.states.items()}
-    for name, frame in (("markets.csv", market_rows(markets, closed)), ("runners.csv", runner_rows(markets))):
+    for name, frame in (("markets.csv", facts.markets), ("runners.csv", facts.runners)):
         frame.to_csv(run_dir / name, index=False, lineterminator="\n")
         written.append(run_dir / name)
     summary_path = run_dir / SUMMARY
     summary = json.loads(summary_path.read_text())
-    summary["run"] = run_metadata(framework, started, ended)
+    summary["run"] = run_metadata(facts, started, ended)
     summary["strategies"] = _records(analyse(read_run(run_dir)))
     summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     _, rendered = render(run_dir)
@@ -52,28 +50,26 @@ def render(run_dir: Path) -> tuple[Analysis, list[Path]]:
     return analysis, [*plots, run.path / HTML]
 
 
-def in_memory(framework, report: Report) -> RunFiles:
+def in_memory(facts: RunFacts, report: Report) -> RunFiles:
     """A finished run's files as they would be read back, without writing them (a run without --out)."""
-    markets = list(framework.flumine.markets)
-    closed = {m: s.closed_at for m, s in framework.tracker.states.items()}
     return RunFiles(
         path=Path("."),
         summary={},
         orders=report.orders,
         refusals=report.refusals,
         markets=report.summary,
-        facts=market_rows(markets, closed),
-        runners=runner_rows(markets),
+        facts=facts.markets,
+        runners=facts.runners,
     )
 
 
-def print_run(framework, report: Report, out: str | None, started: float, ended: float) -> None:
+def print_run(facts: RunFacts, report: Report, out: str | None, started: float, ended: float) -> None:
     """Print the report's per-strategy tables; with out, write the run folder and say where it is."""
     if not out:
-        analysis = analyse(in_memory(framework, report))
+        analysis = analyse(in_memory(facts, report))
         print("\n".join(text_lines(analysis)))
         return
-    run_dir, written = write_run(framework, report, Path(out), started, ended)
+    run_dir, written = write_run(facts, report, Path(out), started, ended)
     print("\n".join(text_lines(analyse(read_run(run_dir)))))
     for path in written:
         print(f"wrote {path}")

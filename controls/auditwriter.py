@@ -69,6 +69,14 @@ class AuditWriter(LoggingControl):
                 self._done.wait(min(left, 0.5))
         return True
 
+    def write_now(self, ops: list[tuple]) -> bool:
+        """Write row operations on this thread, in batches (a backtest's parent writing its workers' rows)."""
+        for start in range(0, len(ops), MAX_BATCH):
+            self._write(ops[start : start + MAX_BATCH], 0)
+            if self._backlog:
+                return False
+        return True
+
     # --- the logging-control thread ---
 
     def run(self) -> None:

@@ -1,0 +1,152 @@
+"""Where event groups run: in this process, in a process pool, or on a Dask cluster; results in task order.
+
+With `[backtest] kill_switch_scope = "run"` a trip halts the rest of the run in group order, as one process
+replaying the groups one after another would: groups after a trip are replayed again starting from the
+tripped switch (they are independent of each other then, so they still run in parallel)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from typing import Protocol
+
+from app.grouprun import GroupResult, GroupTask, run_group
+from core.errors import UserError
+
+DASK_CONNECT_TIMEOUT = "5s"  # to reach a scheduler before giving up
+
+
+class Runner(Protocol):
+    """Runs group tasks somewhere and returns their results in task order."""
+
+    def map(self, tasks: list[GroupTask]) -> list[GroupResult]:
+        """Every task's result, in the order of the tasks."""
+        ...
+
+    def close(self) -> None:
+        """Release the workers."""
+        ...
+
+
+class InProcess:
+    """`--workers 1`: the groups one after another in this process."""
+
+    name = "in process"
+
+    def map(self, tasks: list[GroupTask]) -> list[GroupResult]:
+        """Replay each group here."""
+        return [run_group(task) for task in tasks]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ProcessPool:
+    """`--workers N`: a pool of N processes (forked where the platform allows: no re-import per worker)."""
+
+    def __init__(self, workers: int) -> None:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+        self.name = f"{workers} worker processes"
+
+    def map(self, tasks: list[GroupTask]) -> list[GroupResult]:
+        """Replay the groups in the pool; a worker that dies fails its group only (named in the result)."""
+        futures = {i: self.pool.submit(run_group, tasks[i]) for i in largest_first(tasks)}
+        return [_result(task, futures[i].result) for i, task in enumerate(tasks)]
+
+    def close(self) -> None:
+        """Stop the processes."""
+        self.pool.shutdown(cancel_futures=True)
+
+
+class DaskRunner:
+    """`--dask ADDRESS` (a running scheduler) or `--dask local` (a LocalCluster started here)."""
+
+    def __init__(self, address: str, workers: int | None) -> None:
+        from distributed import Client, LocalCluster
+
+        # distributed sets its loggers to INFO when imported: follow --log-level as every other logger does
+        logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())
+        self.cluster = None
+        if address == "local":
+            self.cluster = LocalCluster(
+                n_workers=workers or default_workers(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.WARNING,  # the cluster's INFO lines are not the run's
+            )
+            self.client = Client(self.cluster)
+            self.name = f"a local Dask cluster of {len(self.cluster.workers)} workers"
+            return
+        if "://" not in address:
+            raise UserError(f"--dask {address!r}: give a scheduler address such as tcp://HOST:8786, or 'local'")
+        try:
+            self.client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UserError(f"--dask {address}: cannot reach a Dask scheduler there ({exc})") from None
+        self.name = f"the Dask scheduler at {address}"
+
+    def map(self, tasks: list[GroupTask]) -> list[GroupResult]:
+        """Replay the groups on the cluster's workers (they read the recordings by path)."""
+        order = largest_first(tasks)
+        futures = dict(zip(order, self.client.map(run_group, [tasks[i] for i in order], pure=False), strict=True))
+        return [_result(task, futures[i].result) for i, task in enumerate(tasks)]
+
+    def close(self) -> None:
+        """Disconnect (and stop a local cluster)."""
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def largest_first(tasks: list[GroupTask]) -> list[int]:
+    """Task indices by the size of their recordings, largest first: the longest group does not start last."""
+
+    def size(task: GroupTask) -> int:
+        return sum(os.path.getsize(p) for p in task.paths if os.path.exists(p))
+
+    return sorted(range(len(tasks)), key=lambda i: -size(tasks[i]))
+
+
+def _result(task: GroupTask, get) -> GroupResult:
+    try:
+        return get()
+    except Exception as exc:  # noqa: BLE001 - the worker itself died or could not be reached
+        return GroupResult(task.key, task.paths, start_state=task.switch_state, error=f"{type(exc).__name__}: {exc}")
+
+
+def default_workers() -> int:
+    """The machine's cores (those this process may use)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def make_runner(workers: int | None, dask: str | None, groups: int) -> Runner:
+    """The runner the command line asks for: Dask, else a pool of `workers` (default: the cores, at most one per
+    group); one worker (or one group) runs in this process."""
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers {workers}: give 1 or more")
+    if dask:
+        return DaskRunner(dask, workers)
+    count = min(workers or default_workers(), groups)
+    return InProcess() if count <= 1 else ProcessPool(count)
+
+
+def run_groups(runner: Runner, tasks: list[GroupTask], scope: str) -> list[GroupResult]:
+    """Every group's result in group order; scope "run": a trip carries into the groups after it."""
+    results = runner.map(tasks)
+    if scope != "run":
+        return results
+    carry: dict | None = None
+    for index in range(len(tasks)):
+        if results[index].start_state != carry:
+            results[index:] = runner.map([replace(task, switch_state=carry) for task in tasks[index:]])
+        if results[index].error is None:
+            carry = results[index].end_state
+    return results
