@@ -49,21 +49,25 @@ class Audit:
         if not writer.is_alive() and not writer.logging_queue.empty():
             writer.logging_queue.put(None)
             writer.run()  # flumine never started it (or stopped it early): write the rest on this thread
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    update(schema.runs)
-                    .where(schema.runs.c.id == self.run_id)
-                    .values(ended_wall=WallClock().now(), outcome=outcome[:200])
-                )
-                if self.latency is not None:
-                    rows = [{"run_id": self.run_id, **s.row()} for s in self.latency.summary()]
-                    connection.execute(insert(schema.run_latency), rows)
-        except SQLAlchemyError as exc:
-            logger.error(
-                "audit store %s: the end of run %s not written: %s", shown(self.url), self.run_id, describe(exc)
+        end_run(self.engine, self.url, self.run_id, outcome, self.latency)
+
+
+def end_run(engine: Engine, url: URL, run_id: int, outcome: str, latency: StageLatency | None = None) -> None:
+    """Write the run's end, outcome (and latency per stage), logging rather than raising; then let go of the
+    database."""
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                update(schema.runs)
+                .where(schema.runs.c.id == run_id)
+                .values(ended_wall=WallClock().now(), outcome=outcome[:200])
             )
-        self.engine.dispose()
+            if latency is not None:
+                rows = [{"run_id": run_id, **s.row()} for s in latency.summary()]
+                connection.execute(insert(schema.run_latency), rows)
+    except SQLAlchemyError as exc:
+        logger.error("audit store %s: the end of run %s not written: %s", shown(url), run_id, describe(exc))
+    engine.dispose()
 
 
 def attach_audit(

@@ -22,7 +22,7 @@ from core.alerts import LogAlerts
 from core.clock import MarketDataClock
 from core.config import LoadedConfig
 from core.errors import RecordingError
-from core.recordings import MarketHeader, Recording, read_header, resolve_paths
+from core.recordings import MarketHeader, Recording, read_headers, resolve_paths
 from core.replayfile import RecordingReader, RecordingStream
 
 logger = logging.getLogger(__name__)
@@ -60,17 +60,7 @@ def build_backtest(
     audit_sink: wires the store's recorder instead of the audit store (a worker returning its rows);
     warn_unmatched: warn of a strategy that matches none of the recordings (an event group's worker does not)."""
     raw_paths = list(paths) if paths else [config.resolve(p) for p in config.app.backtest.paths]
-    recordings, unreadable = [], {}
-    for path in resolve_paths(raw_paths):
-        try:
-            recordings.append(read_header(path))
-        except RecordingError as exc:
-            if strict:
-                raise
-            logger.warning("%s; file left out", exc)
-            unreadable[str(path)] = str(exc)
-    if not recordings:
-        raise RecordingError("no recording could be read:\n" + "\n".join(unreadable.values()))
+    recordings, unreadable = read_headers(resolve_paths(raw_paths), strict)
     market_streams = recording_streams(recordings, strict, chronological)
     clock = MarketDataClock()
     call_log = CallLog(clock)

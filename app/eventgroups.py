@@ -7,8 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import RecordingError
-from core.recordings import MarketHeader, Recording, read_header, resolve_paths
+from core.recordings import MarketHeader, Recording, read_headers, resolve_paths
 
 logger = logging.getLogger(__name__)
 
@@ -26,18 +25,7 @@ def plan_groups(raw_paths: list[str | Path], strict: bool = False) -> tuple[list
     """The event groups of the recordings in a fixed order (by their first file), and the files left out.
 
     Only each file's first line is read; a file that cannot be read is left out (strict: RecordingError)."""
-    recordings: list[Recording] = []
-    unreadable: dict[str, str] = {}
-    for path in resolve_paths(raw_paths):
-        try:
-            recordings.append(read_header(path))
-        except RecordingError as exc:
-            if strict:
-                raise
-            logger.warning("%s; file left out", exc)
-            unreadable[str(path)] = str(exc)
-    if not recordings:
-        raise RecordingError("no recording could be read:\n" + "\n".join(unreadable.values()))
+    recordings, unreadable = read_headers(resolve_paths(raw_paths), strict)
     return _grouped(recordings), unreadable
 
 

@@ -6,17 +6,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from sqlalchemy import update
-from sqlalchemy.exc import SQLAlchemyError
-
-from app.auditing import start_run, wire_recorder
+from app.auditing import end_run, start_run, wire_recorder
 from app.driver import LayerDriver
 from app.framework import Framework
 from controls.auditwriter import AuditWriter
 from controls.execution import CallLog
-from core import auditschema as schema
-from core.auditdb import describe, open_store, shown, store_url
-from core.clock import WallClock
+from core.auditdb import open_store, shown, store_url
 from core.config import LoadedConfig
 from core.redact import redactor
 
@@ -84,15 +79,4 @@ class RunStore:
         writer = AuditWriter(self.engine, self.run_id)
         if not writer.write_now(renumber(groups)):
             logger.error("audit store %s: the rows of run %s could not all be written", shown(self.url), self.run_id)
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    update(schema.runs)
-                    .where(schema.runs.c.id == self.run_id)
-                    .values(ended_wall=WallClock().now(), outcome=outcome[:200])
-                )
-        except SQLAlchemyError as exc:
-            logger.error(
-                "audit store %s: the end of run %s not written: %s", shown(self.url), self.run_id, describe(exc)
-            )
-        self.engine.dispose()
+        end_run(self.engine, self.url, self.run_id, outcome)

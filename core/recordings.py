@@ -119,3 +119,22 @@ def _parse_header(path: Path, number: int, line: str) -> tuple[MarketHeader, ...
 
 def _opt_str(value) -> str | None:
     return None if value is None else str(value)
+
+
+def read_headers(paths: list[Path], strict: bool = False) -> tuple[list[Recording], dict[str, str]]:
+    """The headers of the recordings that can be read, and why each other file is left out (strict: raise).
+
+    RecordingError when none can be read."""
+    recordings: list[Recording] = []
+    unreadable: dict[str, str] = {}
+    for path in paths:
+        try:
+            recordings.append(read_header(path))
+        except RecordingError as exc:
+            if strict:
+                raise
+            logger.warning("%s; file left out", exc)
+            unreadable[str(path)] = str(exc)
+    if not recordings:
+        raise RecordingError("no recording could be read:\n" + "\n".join(unreadable.values()))
+    return recordings, unreadable

@@ -176,4 +176,3 @@ def best_back(market_book, selection_id: int) -> float | None:
 def all_orders(framework: Framework) -> list:
     """Every order in every market's blotter."""
     return [order for market in framework.flumine.markets for order in market.blotter]
-
