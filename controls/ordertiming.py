@@ -12,7 +12,8 @@ from collections import OrderedDict
 from core.clock import Clock
 from core.latency import ACKNOWLEDGED, DECISION, MATCHED, PUBLISH, SENT, StageLatency
 
-RECEIPTS_KEPT = 64  # per market: receipts of recent messages, for a strategy still working through a backlog
+RECEIPTS_KEPT = 1024  # per market: receipts of recent messages, for a strategy still working through a backlog
+# (64 was too few: on a busy machine, a bot 80 messages behind on one market timed no decision at all)
 
 
 class OrderTimings:
