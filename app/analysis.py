@@ -174,7 +174,7 @@ def _strategy_rows(run: RunFiles, markets: pd.DataFrame, curve: pd.DataFrame, se
             {
                 "strategy": strategy,
                 **_totals(frame, orders),
-                "max_drawdown": round(-float(mine["drawdown"].min()), 2) if len(mine) else 0.0,
+                "max_drawdown": round(-float(mine["drawdown"].min()), 2) + 0.0 if len(mine) else 0.0,  # no -0.0
                 "longest_losing_run": _losing_run(mine["net"]),
                 "refused": int(frame["refused"].sum()),
                 "unsettled_markets": int((~frame["settled"]).sum()),
