@@ -13,7 +13,8 @@ from app.eventgroups import plan_groups
 from app.groupaudit import RunStore
 from app.grouprun import GroupTask
 from app.mergereport import merge_reports
-from app.parallel import make_runner, run_groups
+from app.parallel import group_bytes, make_runner, run_groups
+from app.progress import GroupProgress
 from app.runfacts import facts_of, merge_facts
 from app.runoutput import show
 from app.runreport import print_run
@@ -51,7 +52,13 @@ def run_backtest(args) -> int:
     ]
     outcome = "failed: interrupted"
     try:
-        results = run_groups(runner, tasks, config.app.backtest.kill_switch_scope)
+        progress = GroupProgress(sum(map(group_bytes, tasks))) if sys.stdout.isatty() and not args.no_progress else None
+        done = (lambda task: progress.done(group_bytes(task))) if progress is not None else None
+        try:
+            results = run_groups(runner, tasks, config.app.backtest.kill_switch_scope, done)
+        finally:
+            if progress is not None:
+                progress.close()
         failed = [r for r in results if r.error]
         outcome = f"completed, {len(failed)} event group(s) failed" if failed else "completed"
         first_user_error = next((r for r in failed if r.user_error), None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import Protocol
@@ -16,14 +17,15 @@ from typing import Protocol
 from app.grouprun import GroupResult, GroupTask, run_group
 from core.errors import UserError
 
+Done = Callable[[GroupTask], None] | None  # told of each group as it finishes (the progress bar)
 DASK_CONNECT_TIMEOUT = "5s"  # to reach a scheduler before giving up
 
 
 class Runner(Protocol):
     """Runs group tasks somewhere and returns their results in task order."""
 
-    def map(self, tasks: list[GroupTask]) -> list[GroupResult]:
-        """Every task's result, in the order of the tasks."""
+    def map(self, tasks: list[GroupTask], done: Done = None) -> list[GroupResult]:
+        """Every task's result, in the order of the tasks; done(task) as each one finishes."""
         ...
 
     def close(self) -> None:
@@ -36,9 +38,14 @@ class InProcess:
 
     name = "in process"
 
-    def map(self, tasks: list[GroupTask]) -> list[GroupResult]:
+    def map(self, tasks: list[GroupTask], done: Done = None) -> list[GroupResult]:
         """Replay each group here."""
-        return [run_group(task) for task in tasks]
+        results = []
+        for task in tasks:
+            results.append(run_group(task))
+            if done is not None:
+                done(task)
+        return results
 
     def close(self) -> None:
         """Nothing to release."""
@@ -52,9 +59,10 @@ class ProcessPool:
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
         self.name = f"{workers} worker processes"
 
-    def map(self, tasks: list[GroupTask]) -> list[GroupResult]:
+    def map(self, tasks: list[GroupTask], done: Done = None) -> list[GroupResult]:
         """Replay the groups in the pool; a worker that dies fails its group only (named in the result)."""
         futures = {i: self.pool.submit(run_group, tasks[i]) for i in largest_first(tasks)}
+        _tell(futures, tasks, done)
         return [_result(task, futures[i].result) for i, task in enumerate(tasks)]
 
     def close(self) -> None:
@@ -90,10 +98,11 @@ class DaskRunner:
             raise UserError(f"--dask {address}: cannot reach a Dask scheduler there ({exc})") from None
         self.name = f"the Dask scheduler at {address}"
 
-    def map(self, tasks: list[GroupTask]) -> list[GroupResult]:
+    def map(self, tasks: list[GroupTask], done: Done = None) -> list[GroupResult]:
         """Replay the groups on the cluster's workers (they read the recordings by path)."""
         order = largest_first(tasks)
         futures = dict(zip(order, self.client.map(run_group, [tasks[i] for i in order], pure=False), strict=True))
+        _tell(futures, tasks, done)
         return [_result(task, futures[i].result) for i, task in enumerate(tasks)]
 
     def close(self) -> None:
@@ -103,13 +112,23 @@ class DaskRunner:
             self.cluster.close()
 
 
+def _tell(futures: dict, tasks: list[GroupTask], done: Done) -> None:
+    """Call done(task) as each future finishes (on whichever thread completes it)."""
+    if done is None:
+        return
+    for index, future in futures.items():
+        future.add_done_callback(lambda _future, task=tasks[index]: done(task))
+
+
+def group_bytes(task: GroupTask) -> int:
+    """The size of a group's recordings on disk (what the progress bar counts)."""
+    return sum(os.path.getsize(p) for p in task.paths if os.path.exists(p))
+
+
 def largest_first(tasks: list[GroupTask]) -> list[int]:
     """Task indices by the size of their recordings, largest first: the longest group does not start last."""
 
-    def size(task: GroupTask) -> int:
-        return sum(os.path.getsize(p) for p in task.paths if os.path.exists(p))
-
-    return sorted(range(len(tasks)), key=lambda i: -size(tasks[i]))
+    return sorted(range(len(tasks)), key=lambda i: -group_bytes(tasks[i]))
 
 
 def _result(task: GroupTask, get) -> GroupResult:
@@ -138,15 +157,16 @@ def make_runner(workers: int | None, dask: str | None, groups: int) -> Runner:
     return InProcess() if count <= 1 else ProcessPool(count)
 
 
-def run_groups(runner: Runner, tasks: list[GroupTask], scope: str) -> list[GroupResult]:
-    """Every group's result in group order; scope "run": a trip carries into the groups after it."""
-    results = runner.map(tasks)
+def run_groups(runner: Runner, tasks: list[GroupTask], scope: str, done: Done = None) -> list[GroupResult]:
+    """Every group's result in group order; scope "run": a trip carries into the groups after it. done(task) as
+    each group finishes (a group replayed again after a trip is told again)."""
+    results = runner.map(tasks, done)
     if scope != "run":
         return results
     carry: dict | None = None
     for index in range(len(tasks)):
         if results[index].start_state != carry:
-            results[index:] = runner.map([replace(task, switch_state=carry) for task in tasks[index:]])
+            results[index:] = runner.map([replace(task, switch_state=carry) for task in tasks[index:]], done)
         if results[index].error is None:
             carry = results[index].end_state
     return results

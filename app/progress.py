@@ -1,4 +1,5 @@
-"""Backtest progress bar: a flumine logging control counting closed markets (terminal only)."""
+"""Backtest progress bars (terminal only): closed markets of one framework, or the recordings' bytes of event
+groups done across all workers."""
 
 from __future__ import annotations
 
@@ -17,4 +18,19 @@ class ProgressControl(LoggingControl):
         self.bar.update(1)
 
     def _process_end_flumine(self, event) -> None:
+        self.bar.close()
+
+
+class GroupProgress:
+    """Advances a bar by a group's recording bytes as each event group finishes, on any worker."""
+
+    def __init__(self, total_bytes: int) -> None:
+        self.bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="backtest", leave=False)
+
+    def done(self, size: int) -> None:
+        """One group finished: its recordings' size in bytes."""
+        self.bar.update(size)
+
+    def close(self) -> None:
+        """Take the bar off the terminal."""
         self.bar.close()
