@@ -6,7 +6,7 @@ market open): a back at the best price on a runner picked from the publish time,
 it answers. Each run is a bot process of its own against a fresh emulator in this process; paddock and bare are
 paired and interleaved, their order rotated each round. Prints p50 and p99 of each, per round and the median
 of the rounds, and the ratios to bare flumine with their spread.
-Usage: python -m bench.tick_to_trade [--rounds N] [--orders N] [--speed X] [--max-gap S] [--every MS] [PATH]
+Usage: python -m bench.tick_to_trade [--rounds N] [--orders N] [--speed X] [--max-gap S] [--every MS] [--no-store] [PATH]
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class BareTaker(BaseStrategy):
             market.place_order(order)
 
 
-def bot(variant: str, url: str, market_id: str, every: int, folder: Path) -> None:
+def bot(variant: str, url: str, market_id: str, every: int, folder: Path, store: bool = True) -> None:
     """Run one bot (in its own process) against the emulator until SIGTERM."""
     if variant == "paddock":
         from app.assembly import Mode, build
@@ -120,6 +120,7 @@ def bot(variant: str, url: str, market_id: str, every: int, folder: Path) -> Non
         config = folder / "bench.toml"
         config.write_text(
             f'data_dir = "{folder / "data"}"\n{LIMITS}\n[exchange]\nstatus_interval = 0\n'
+            f"[store]\nenabled = {str(store).lower()}\n"
             f'[[strategies]]\nname = "bench_taker"\n[strategies.market_filter]\nmarket_ids = ["{market_id}"]\n'
             f"[strategies.params]\nevery = {every}\npre_race_interval = 0.0\nmax_order_exposure = 1000\n"
             "max_selection_exposure = 1000000\n"
@@ -182,7 +183,9 @@ def latencies(probe, every: int) -> list[float]:
     return out
 
 
-def run_one(variant: str, path: Path, orders: int, speed: float, max_gap: float, every: int) -> list[float]:
+def run_one(
+    variant: str, path: Path, orders: int, speed: float, max_gap: float, every: int, store: bool = True
+) -> list[float]:
     """One bot process against a fresh emulator until it has placed `orders` orders (or the replay ended)."""
     from core.recordings import read_header
     from emulator.probe import Probe
@@ -192,7 +195,7 @@ def run_one(variant: str, path: Path, orders: int, speed: float, max_gap: float,
     market_id = read_header(path).markets[0].market_id
     with tempfile.TemporaryDirectory() as tmp, Emulator([path], speed=speed, max_gap=max_gap, probe=probe) as emulator:
         args = [sys.executable, "-m", "bench.tick_to_trade", "--bot", variant, "--url", emulator.url]
-        args += ["--market", market_id, "--every", str(every), "--folder", tmp]
+        args += ["--market", market_id, "--every", str(every), "--folder", tmp] + ([] if store else ["--no-store"])
         process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, env={**os.environ, **CREDENTIALS})
         try:
             while process.poll() is None and not emulator.exchange.finished.is_set():
@@ -228,9 +231,12 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--market", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-store", action="store_true", help="paddock with the audit store off (what its durable wait costs)"
+    )
     args = parser.parse_args()
     if args.bot:
-        bot(args.bot, args.url, args.market, args.every, args.folder)
+        bot(args.bot, args.url, args.market, args.every, args.folder, store=not args.no_store)
         return
     figures: dict[str, list[tuple[float, float, int]]] = {"paddock": [], "bare": []}
     ratios: dict[str, list[float]] = {"p50": [], "p99": []}
@@ -238,7 +244,7 @@ def main() -> None:
         order = ["paddock", "bare"] if number % 2 == 0 else ["bare", "paddock"]
         here = {}
         for variant in order:
-            values = run_one(variant, args.path, args.orders, args.speed, args.max_gap, args.every)
+            values = run_one(variant, args.path, args.orders, args.speed, args.max_gap, args.every, not args.no_store)
             here[variant] = (pct(values, 50), pct(values, 99), len(values))
             figures[variant].append(here[variant])
             print(f"round {number + 1} {variant:8} orders {len(values):5} p50 {here[variant][0]:.2f} ms "
