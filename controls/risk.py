@@ -63,7 +63,7 @@ class RiskControl(BaseControl):
         if cfg.max_stake is not None and size > cfg.max_stake:
             self._on_error(order, f"stake {size} is above max_stake {cfg.max_stake}")
         if cfg.one_in_flight:
-            for other in market.blotter:
+            for other in market.blotter.live_orders:  # in flight means not complete: no walk over every order
                 if (
                     other is not order
                     and other.selection_id == order.selection_id
