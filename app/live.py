@@ -94,6 +94,7 @@ def build_exchange(
 
     driver = add_strategies(framework, registry, streams_for, raise_hook_errors)
     flumine.order_update_listeners.append(layer.ledgers.touch)  # a complete order can still change (voids)
+    flumine.order_listeners.append(layer.ledgers.stale)  # after an order-stream message, ledgers read again
     flumine.order_listeners.append(driver.orders_changed)
     try:
         filters = [entry.market_filter.model_dump() for entry in config.app.strategies]

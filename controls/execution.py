@@ -39,6 +39,7 @@ class CallLog:
         self.before_place: list[Callable[[object], None]] = []  # live: run before a placeOrders request is sent
         self.place_sent: list[Callable[[object], None]] = []  # live and paper: a placeOrders goes now (the package)
         self.place_answered: list[Callable[[object], None]] = []  # ... and its answer is back
+        self.executed: list[Callable[[], None]] = []  # an execution finished: its orders may have changed (any thread)
         self._seen: set[str] = set()
 
     def package(self, order_package) -> None:
@@ -52,6 +53,11 @@ class CallLog:
             ExchangeCall(self.clock.now(), order_package.market_id, operation, len(order_package.orders), key)
         )
 
+    def finished(self) -> None:
+        """An execution (place, cancel, update, replace) finished, however it went."""
+        for listener in self.executed:
+            listener()
+
     def error_code(self, code: str | None) -> None:
         """Note an error code from a response or an exception."""
         if not code:
@@ -61,7 +67,41 @@ class CallLog:
             listener(code)
 
 
-class _Logged:
+class _Told:
+    """Mixin for a flumine execution: CallLog.finished() after each execute_* (the orders' states may have moved)."""
+
+    call_log: CallLog
+
+    def execute_place(self, order_package, http_session) -> None:
+        """flumine's placement, then tell."""
+        try:
+            super().execute_place(order_package, http_session)
+        finally:
+            self.call_log.finished()
+
+    def execute_cancel(self, order_package, http_session) -> None:
+        """flumine's cancel, then tell."""
+        try:
+            super().execute_cancel(order_package, http_session)
+        finally:
+            self.call_log.finished()
+
+    def execute_update(self, order_package, http_session) -> None:
+        """flumine's update, then tell."""
+        try:
+            super().execute_update(order_package, http_session)
+        finally:
+            self.call_log.finished()
+
+    def execute_replace(self, order_package, http_session) -> None:
+        """flumine's replace, then tell."""
+        try:
+            super().execute_replace(order_package, http_session)
+        finally:
+            self.call_log.finished()
+
+
+class _Logged(_Told):
     """Mixin for a flumine execution: records each package in a CallLog before executing it."""
 
     def __init__(self, flumine, call_log: CallLog, **kwargs) -> None:
@@ -78,7 +118,7 @@ class LoggedSimulatedExecution(_Logged, SimulatedExecution):
     """flumine's simulated execution, recording each package in a CallLog."""
 
 
-class TimedSimulatedExecution(SimulatedExecution):
+class TimedSimulatedExecution(_Told, SimulatedExecution):
     """flumine's simulated execution (paper trading) telling a CallLog when each placement goes and is answered:
     the answer comes after flumine's simulated latency and bet delay, as Betfair's would."""
 

@@ -68,6 +68,7 @@ class SafetyLayer:
         )
         # positions kept as orders change, read by everything that needs them on an update or an order
         self.ledgers = Ledgers()
+        call_log.executed.append(self.ledgers.stale)  # placements and cancels change orders, on any thread
         self.hedger = Hedger(config.hedge, clock, self.dispatcher, self.kill_switch, self.ledgers.positions)
         self.daybook = daybook or DayBook(clock)  # today's realised P&L and cooldowns, as a restart inherits them
         self.pnl = DailyPnL(clock, carried=self.daybook.settled, positions_of=self.ledgers.positions)
@@ -156,6 +157,7 @@ class SafetyLayer:
         A killed hedge is retried on its market's next update, as in a backtest (not on this tick).
 
         Each part runs on its own: one that raises is logged (once, then counted) and the others still run."""
+        self.ledgers.stale()
         self._guarded("kill switch refresh", self.kill_switch.refresh)
         self._guarded("stream watchdog", self.check_stream)
         self._guarded("cascades", self.cascade.tick)
@@ -237,6 +239,7 @@ class SafetyMiddleware(Middleware):
     def __call__(self, market) -> None:
         """Run the per-update checks for one market (a few attribute tests when nothing is going on)."""
         layer = self.layer
+        layer.ledgers.epoch.value += 1  # the update may have matched orders (simulated) or removed runners
         if layer.data_quality.enabled:
             layer.data_quality.update(market)
         cascade = layer.cascade

@@ -6,6 +6,10 @@ can still change (the ones not complete), the ones it is told of (live: the orde
 all of them once when a runner is removed (voids and reduction factors change complete orders). The matched
 fills are summed fill by fill in blotter order, as outcome_profits and green_up sum them, and the sums
 after each order are kept: a change re-sums only from the order that changed.
+
+Orders change only at known moments: a market update (simulated matching, removals), an execution (placement,
+cancel, on any thread), an order-stream message. Whoever sees one calls `Ledgers.stale()`; between two such
+moments a ledger with no new and no touched order skips its sync (what it holds is what it would read).
 """
 
 from __future__ import annotations
@@ -31,12 +35,27 @@ def _removals(market) -> tuple:
     return tuple((r.selection_id, r.adjustment_factor) for r in book.runners if r.status == "REMOVED")
 
 
+class Epoch:
+    """A counter that moves whenever orders may have changed (read by ledgers to skip a sync that finds nothing)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def move(self) -> None:
+        """Orders may have changed: the next sync of every ledger reads them."""
+        self.value += 1
+
+
 class Ledger:
     """One market's orders in blotter order (all, or those `source` gives), with their fills and sums."""
 
-    def __init__(self, market, source: Callable[[], Sequence] | None = None) -> None:
+    def __init__(self, market, source: Callable[[], Sequence] | None = None, epoch: Epoch | None = None) -> None:
         self.market = market
         self._source = source  # None: every order of the market's blotter
+        self._epoch = epoch  # None: every sync reads the orders that can change
+        self._synced = -1  # the epoch of the last full sync
         self.orders: list = []
         self._index: dict[str, int] = {}  # order id -> position
         self._keys: list[tuple] = []
@@ -66,6 +85,12 @@ class Ledger:
 
     def sync(self) -> None:
         """Take in new orders and the changes of the ones that can change."""
+        epoch = self._epoch
+        if epoch is not None:
+            now = epoch.value  # read before the orders: a change meanwhile moves it and the next sync reads again
+            if now == self._synced and not self._touched and self._count() == len(self.orders):
+                return
+            self._synced = now
         for order in self._new_orders():
             self._add(order)
         removed = _removals(self.market)
@@ -77,6 +102,9 @@ class Ledger:
         self._touched = set()
         for pos in todo:
             self._read(pos)
+
+    def _count(self) -> int:
+        return len(self._source()) if self._source is not None else len(self.market.blotter)
 
     def _new_orders(self) -> Sequence:
         known = len(self.orders)
@@ -210,11 +238,16 @@ class Ledgers:
 
     def __init__(self) -> None:
         self._markets: dict[str, tuple[object, Ledger, dict]] = {}
+        self.epoch = Epoch()
+
+    def stale(self, *_) -> None:
+        """Orders may have changed (a market update, an execution, an order-stream message): read them again."""
+        self.epoch.move()
 
     def _entry(self, market) -> tuple[object, Ledger, dict]:
         entry = self._markets.get(market.market_id)
         if entry is None or entry[0] is not market:
-            entry = self._markets[market.market_id] = (market, Ledger(market), {})
+            entry = self._markets[market.market_id] = (market, Ledger(market, epoch=self.epoch), {})
         return entry
 
     def market(self, market) -> Ledger:
@@ -227,7 +260,7 @@ class Ledgers:
         ledger = by_strategy.get(strategy)
         if ledger is None:
             blotter = market.blotter
-            ledger = by_strategy[strategy] = Ledger(market, lambda: blotter.strategy_orders(strategy))
+            ledger = by_strategy[strategy] = Ledger(market, lambda: blotter.strategy_orders(strategy), self.epoch)
         return ledger
 
     def positions(self, market, strategy=None) -> Positions:
