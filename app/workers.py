@@ -64,9 +64,13 @@ class PaddockFlumine(Flumine):
         self.order_listeners: list[Callable[[], None]] = []
         self.order_update_listeners: list[Callable[[str, str], None]] = []  # (market id, order id) of each update
         self.ignored_refs: set[str] = set()  # customer order refs of orders flagged external: never taken in
+        # customer order ref -> the stream's last CurrentOrder for it: betfairlightweight repeats every order of a
+        # market in each message, and makes a new object only for an order that changed
+        self._last_seen: dict[str, object] = {}
 
     def _process_current_orders(self, event: events.CurrentOrdersEvent) -> None:
-        """flumine's order-update handling, then the listeners (on the main thread, as books are handled)."""
+        """flumine's order-update handling, then the listeners (on the main thread, as books are handled): the
+        update listeners once per order that changed, the others once per message."""
         if self.ignored_refs:
             for current_orders in event.event:
                 current_orders.orders = [
@@ -74,11 +78,13 @@ class PaddockFlumine(Flumine):
                 ]
         super()._process_current_orders(event)
         if self.order_update_listeners:
+            seen = self._last_seen
             for current_orders in event.event:
                 for current in current_orders.orders:
                     ref = current.customer_order_ref
-                    if ref is None:
+                    if ref is None or seen.get(ref) is current:
                         continue
+                    seen[ref] = current
                     for listener in self.order_update_listeners:
                         listener(current.market_id, ref[STRATEGY_NAME_HASH_LENGTH + 1 :])
         for listener in self.order_listeners:
