@@ -3,14 +3,13 @@
 Nothing here runs on the strategy thread: the recorder (controls/audit.py) only puts rows on the queue. Each
 pass takes what is queued (waiting at most a second), writes it in one transaction and commits, so rows are
 committed at least every second; `wait_committed` lets the live execution hold a placeOrders until its order
-rows are committed (written to the database: a bot killed after that still has them)."""
+rows are committed (written to the database: a bot killed after that still has them), doing the pass itself."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,6 +26,17 @@ MAX_BATCH = 5000  # rows written in one transaction at most
 MAX_BACKLOG = 200_000  # rows kept for a retry while the database is away; the oldest go beyond that
 
 
+class _Queue(queue.Queue):
+    """flumine's logging queue, whose reader can wait for an item without taking it (so that a pass takes every
+    item it writes under one lock)."""
+
+    def wait(self, timeout: float) -> None:
+        """Return when an item is queued or timeout seconds have passed."""
+        with self.not_empty:
+            if not self._qsize():
+                self.not_empty.wait(timeout)
+
+
 class AuditWriter(LoggingControl):
     """Writes what the recorder queues; flumine starts it with its other logging controls and stops it at exit."""
 
@@ -39,7 +49,9 @@ class AuditWriter(LoggingControl):
         self._seq = 0  # rows put so far
         self._committed = 0  # rows committed so far
         self._lock = threading.Lock()
-        self._done = threading.Condition(self._lock)
+        self._pass = threading.Lock()  # held by whoever drains and writes: one pass at a time, rows in queue order
+        self._stopped = False  # the queue's end (None, after flumine's termination event) was taken
+        self.logging_queue = _Queue()
         self._backlog: list[tuple] = []  # a batch the database refused, written again on the next pass
         self._markets: set[str] = set()  # market ids with a row
         self._refusals: set[tuple] = set()  # refusal keys with a row
@@ -59,15 +71,21 @@ class AuditWriter(LoggingControl):
         return seq
 
     def wait_committed(self, seq: int, timeout: float) -> bool:
-        """Block until the row `seq` is committed (True) or timeout seconds pass (False)."""
-        deadline = time.monotonic() + timeout
-        with self._done:
-            while self._committed < seq:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self.is_alive():
-                    return self._committed >= seq
-                self._done.wait(min(left, 0.5))
-        return True
+        """Return once the row `seq` is committed (True), writing what is queued on this thread if no pass has yet;
+        False when that fails or another pass holds the database for timeout seconds.
+
+        The live execution calls it before a placeOrders: writing here rather than waiting for the writer's
+        thread saves two thread switches on the order path (the rows and their order are the same)."""
+        if self._committed >= seq:
+            return True
+        if not self._pass.acquire(timeout=timeout):
+            return self._committed >= seq
+        try:
+            if self._committed < seq:
+                self._drain_and_write()
+        finally:
+            self._pass.release()
+        return self._committed >= seq
 
     def write_now(self, ops: list[tuple]) -> bool:
         """Write row operations on this thread, in batches (a backtest's parent writing its workers' rows)."""
@@ -81,30 +99,31 @@ class AuditWriter(LoggingControl):
 
     def run(self) -> None:
         """Drain the queue until flumine's termination event, then write what is left."""
-        stop = False
-        while not stop:
-            try:
-                first = self.logging_queue.get(timeout=1.0)
-            except queue.Empty:
-                first = ()
-            items: list = [first] if first != () else []
-            while len(items) < MAX_BATCH:
-                try:
-                    items.append(self.logging_queue.get_nowait())
-                except queue.Empty:
-                    break
-            ops, last_seq = [], 0
-            for item in items:
-                if item is None:
-                    stop = True
-                elif isinstance(item, tuple):
-                    last_seq = max(last_seq, item[0])
-                    ops.append(item[1])
-                else:  # a flumine event
-                    ops.extend(self._flumine_event(item))
-            self._write(ops, last_seq)
+        while not self._stopped:
+            self.logging_queue.wait(1.0)
+            with self._pass:
+                self._drain_and_write()
         if self._backlog:
             logger.error("audit store: %s row(s) could not be written before exit", len(self._backlog))
+
+    def _drain_and_write(self) -> None:
+        """One pass (holding _pass, on whichever thread): take what is queued, in order, and write it."""
+        items: list = []
+        while len(items) < MAX_BATCH:
+            try:
+                items.append(self.logging_queue.get_nowait())
+            except queue.Empty:
+                break
+        ops, last_seq = [], 0
+        for item in items:
+            if item is None:
+                self._stopped = True
+            elif isinstance(item, tuple):
+                last_seq = max(last_seq, item[0])
+                ops.append(item[1])
+            else:  # a flumine event
+                ops.extend(self._flumine_event(item))
+        self._write(ops, last_seq)
 
     def _flumine_event(self, event) -> Iterable[tuple]:
         if getattr(event, "EVENT_TYPE", None) is not None and event.EVENT_TYPE.name == "TERMINATOR":
@@ -143,9 +162,8 @@ class AuditWriter(LoggingControl):
             self._refusals.update(refusals)
             self._pnl.update(pnl)
         if last_seq:
-            with self._done:
+            with self._lock:
                 self._committed = max(self._committed, last_seq)
-                self._done.notify_all()
 
     def _apply(self, connection, batch: list[tuple]) -> tuple[set, set, set]:
         """Write one batch: new rows first, then the changes to them, each kind in one executemany."""
