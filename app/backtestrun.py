@@ -14,7 +14,7 @@ from app.groupaudit import RunStore
 from app.grouprun import GroupTask
 from app.mergereport import merge_reports
 from app.parallel import group_bytes, make_runner, run_groups
-from app.progress import GroupProgress
+from app.progress import GroupProgress, wanted
 from app.runfacts import facts_of, merge_facts
 from app.runoutput import show
 from app.runreport import print_run
@@ -52,8 +52,8 @@ def run_backtest(args) -> int:
     ]
     outcome = "failed: interrupted"
     try:
-        progress = GroupProgress(sum(map(group_bytes, tasks))) if sys.stdout.isatty() and not args.no_progress else None
-        done = (lambda task: progress.done(group_bytes(task))) if progress is not None else None
+        progress = GroupProgress(sum(map(group_bytes, tasks))) if wanted(args.quiet) else None
+        done = (lambda task, result: progress.done(group_bytes(task), result.lines)) if progress else None
         try:
             results = run_groups(runner, tasks, config.app.backtest.kill_switch_scope, done)
         finally:
@@ -106,7 +106,7 @@ def _chronological(args, config: LoadedConfig, started: float) -> int:
         strict=args.strict,
         chronological=True,
     )
-    if sys.stdout.isatty() and not args.no_progress:
+    if wanted(args.quiet):
         framework.flumine.add_logging_control(ProgressControl(total_markets=len(framework.flumine.streams)))
     framework.run()
     errors = {s.name: s.hook_errors for s in framework.strategies if s.hook_errors}

@@ -30,6 +30,16 @@ def _metrics_port(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def _quiet(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--quiet",
+        "--no-progress",
+        dest="quiet",
+        action="store_true",
+        help="no progress bar (there is none either when stdout is not a terminal)",
+    )
+
+
 def _workers(text: str) -> int:
     try:
         count = int(text)
@@ -65,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("paths", nargs="*", help="recording files, directories or globs (default: [backtest] paths)")
     bt.add_argument("--config", help="config file (default: config.toml)")
     bt.add_argument("--out", help=OUT_HELP)
-    bt.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _quiet(bt)
     bt.add_argument("--strict", action="store_true", help="stop at the first bad recording line (default: skip it)")
     bt.add_argument(
         "--workers",
