@@ -38,11 +38,10 @@ class GroupProgress:
     def done(self, size: int, updates: int = 0) -> None:
         """One group finished: its recordings' size in bytes and the stream updates it replayed."""
         self.updates += updates
-        elapsed = self.bar.format_dict["elapsed"]
-        if elapsed > 0 and self.updates:
-            rate = tqdm.format_sizeof(self.updates / elapsed)
-            self.bar.set_postfix_str(f"{rate} updates/s", refresh=False)
         self.bar.update(size)
+        elapsed = self.bar.format_dict["elapsed"]
+        if elapsed > 0 and self.updates:  # drawn at once: a group's end is rare enough to redraw every time
+            self.bar.set_postfix_str(f"{tqdm.format_sizeof(self.updates / elapsed)} updates/s", refresh=True)
 
     def close(self) -> None:
         """Take the bar off the terminal."""
