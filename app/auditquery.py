@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.report import ORDER_COLUMNS, sort_orders, write_orders_csv
+from app.sweepconfig import swept
 from core import auditschema as schema
 from core.auditdb import describe, open_store, shown, store_url
 from core.config import LoadedConfig
@@ -74,6 +75,9 @@ def print_runs(reader: StoreReader, limit: int = RECENT_RUNS) -> None:
             took, outcome = "-", "running, or ended without closing the store (killed?)"
         else:
             took, outcome = f"{row['ended_wall'] - row['started_wall']:.1f}s", row["outcome"]
+        combination = swept(row["config_text"])
+        if combination:
+            outcome += f"  sweep {combination}"
         print(f"{row['id']:>5}  {row['mode']:<8} {started}  {took:>8}  {row['orders']:>6} orders  {outcome}  "
               f"{_sources(row['sources'])}")  # fmt: skip
 

@@ -9,13 +9,14 @@ import sys
 from collections import Counter
 
 from app.backtest import unmatched_strategies
-from app.eventgroups import plan_groups
+from app.eventgroups import EventGroup, plan_groups
 from app.groupaudit import RunStore
-from app.grouprun import GroupTask
+from app.grouprun import GroupResult, GroupTask
 from app.mergereport import merge_reports
 from app.parallel import group_bytes, make_runner, run_groups
-from app.progress import GroupProgress
-from app.runfacts import facts_of, merge_facts
+from app.progress import GroupProgress, wanted
+from app.report import Report
+from app.runfacts import RunFacts, facts_of, merge_facts
 from app.runoutput import show
 from app.runreport import print_run
 from core.clock import WallClock
@@ -46,44 +47,31 @@ def run_backtest(args) -> int:
     runner = make_runner(args.workers, args.dask, len(groups))  # before the run's row: a bad --dask writes nothing
     sources = [p for g in groups for p in g.paths]
     store = RunStore(config, os.environ, sources) if config.app.store.enabled else None
-    tasks = [
-        GroupTask(g.key, g.paths, str(config.path), str(args.strategies_dir), args.strict, store is not None)
-        for g in groups
-    ]
+    tasks = group_tasks(groups, str(config.path), str(args.strategies_dir), args.strict, store is not None)
     outcome = "failed: interrupted"
     try:
-        progress = GroupProgress(sum(map(group_bytes, tasks))) if sys.stdout.isatty() and not args.no_progress else None
-        done = (lambda task: progress.done(group_bytes(task))) if progress is not None else None
+        progress = GroupProgress(sum(map(group_bytes, tasks))) if wanted(args.quiet) else None
+        done = (lambda task, result: progress.done(group_bytes(task), result.lines)) if progress else None
         try:
             results = run_groups(runner, tasks, config.app.backtest.kill_switch_scope, done)
         finally:
             if progress is not None:
                 progress.close()
-        failed = [r for r in results if r.error]
-        outcome = f"completed, {len(failed)} event group(s) failed" if failed else "completed"
-        first_user_error = next((r for r in failed if r.user_error), None)
-        # strict stops at the first bad line; a config or plugin error fails every group alike: one message
-        if first_user_error is not None and (args.strict or len(failed) == len(results)):
-            outcome = "failed: " + first_user_error.error.splitlines()[0]
-            raise UserError(first_user_error.error)
+        outcome, fatal = outcome_of(results, args.strict)
+        if fatal is not None:
+            raise UserError(fatal)
     finally:
         runner.close()
         if store is not None:
             done = locals().get("results") or []
             store.finish([r.rows for r in done if r.error is None], outcome)
     good = [r for r in results if r.error is None]
-    report = merge_reports(
-        [r.report for r in good],
-        config.app.backtest.commission,
-        unreadable,
-        [{"group": r.key, "paths": list(r.paths), "error": r.error} for r in failed],
-        [PER_GROUP_NOTE],
-    )
+    failed = [r for r in results if r.error]
+    report, facts = merged(results, config, unreadable)
     hook_errors: Counter[str] = Counter()
     for r in good:
         hook_errors.update(r.hook_errors)
     show(report, good[-1].switch if good else "ACTIVE", dict(hook_errors))
-    facts = merge_facts([r.facts for r in good if r.facts is not None], config, unreadable)
     print_run(facts, report, args.out, started, WallClock().now())
     if failed:
         print(
@@ -91,6 +79,36 @@ def run_backtest(args) -> int:
         )
         return SOME_GROUPS_FAILED
     return 0
+
+
+def group_tasks(
+    groups: list[EventGroup], config_path: str, strategies_dir: str, strict: bool, store: bool
+) -> list[GroupTask]:
+    """One worker task per event group, replaying it with the config at config_path."""
+    return [GroupTask(g.key, g.paths, config_path, strategies_dir, strict, store) for g in groups]
+
+
+def outcome_of(results: list[GroupResult], strict: bool) -> tuple[str, str | None]:
+    """The run's outcome for the store, and the user error that fails the whole run, if one does."""
+    failed = [r for r in results if r.error]
+    first_user_error = next((r for r in failed if r.user_error), None)
+    # strict stops at the first bad line; a config or plugin error fails every group alike: one message
+    if first_user_error is not None and (strict or len(failed) == len(results)):
+        return "failed: " + first_user_error.error.splitlines()[0], first_user_error.error
+    return (f"completed, {len(failed)} event group(s) failed" if failed else "completed"), None
+
+
+def merged(results: list[GroupResult], config: LoadedConfig, unreadable: dict[str, str]) -> tuple[Report, RunFacts]:
+    """The report and facts of a run from its groups' results, in group order (failed groups named)."""
+    good = [r for r in results if r.error is None]
+    report = merge_reports(
+        [r.report for r in good],
+        config.app.backtest.commission,
+        unreadable,
+        [{"group": r.key, "paths": list(r.paths), "error": r.error} for r in results if r.error],
+        [PER_GROUP_NOTE],
+    )
+    return report, merge_facts([r.facts for r in good if r.facts is not None], config, unreadable)
 
 
 def _chronological(args, config: LoadedConfig, started: float) -> int:
@@ -106,7 +124,7 @@ def _chronological(args, config: LoadedConfig, started: float) -> int:
         strict=args.strict,
         chronological=True,
     )
-    if sys.stdout.isatty() and not args.no_progress:
+    if wanted(args.quiet):
         framework.flumine.add_logging_control(ProgressControl(total_markets=len(framework.flumine.streams)))
     framework.run()
     errors = {s.name: s.hook_errors for s in framework.strategies if s.hook_errors}

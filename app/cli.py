@@ -33,6 +33,12 @@ def _cmd_backtest(args) -> int:
     return run_backtest(args)
 
 
+def _cmd_sweep(args) -> int:
+    from app.sweeprun import run_sweep
+
+    return run_sweep(args)
+
+
 def _finish(framework, out: str | None, started: float) -> None:
     """Print the report of a finished paper or live run, and write a new run folder into `out` when given."""
     from app.runfacts import facts_of
@@ -295,6 +301,7 @@ def _show_pnl(reader, args) -> None:
 
 COMMANDS = {
     "backtest": _cmd_backtest,
+    "sweep": _cmd_sweep,
     "strategies": _cmd_strategies,
     "new-strategy": _cmd_new_strategy,
     "generate": _cmd_generate,

@@ -30,6 +30,16 @@ def _metrics_port(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def _quiet(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--quiet",
+        "--no-progress",
+        dest="quiet",
+        action="store_true",
+        help="no progress bar (there is none either when stdout is not a terminal)",
+    )
+
+
 def _workers(text: str) -> int:
     try:
         count = int(text)
@@ -65,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("paths", nargs="*", help="recording files, directories or globs (default: [backtest] paths)")
     bt.add_argument("--config", help="config file (default: config.toml)")
     bt.add_argument("--out", help=OUT_HELP)
-    bt.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _quiet(bt)
     bt.add_argument("--strict", action="store_true", help="stop at the first bad recording line (default: skip it)")
     bt.add_argument(
         "--workers",
@@ -81,6 +91,30 @@ def parser() -> argparse.ArgumentParser:
         help="every market of every event in one publish-time order, in one process (cross-event limits exact)",
     )
     bt.set_defaults(command_name="backtest")
+
+    sw = with_strategies_dir(
+        sub.add_parser("sweep", help="backtest one strategy over a grid of its params, ranked by net P&L")
+    )
+    sw.add_argument("paths", nargs="*", help="recording files, directories or globs (default: [backtest] paths)")
+    sw.add_argument("--strategy", required=True, metavar="NAME", help="the config's strategy to sweep (name or label)")
+    sw.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="PARAM=A,B,...",
+        help="a param and the values to try (repeat for more params; every combination runs)",
+    )
+    sw.add_argument(
+        "--config", help="config file: the strategy's market filter and other params (default: config.toml)"
+    )
+    sw.add_argument("--out", default="out", help="folder to hold a new sweep folder: its table (CSV) and heat map "
+                    "(default: out)")  # fmt: skip
+    _quiet(sw)
+    sw.add_argument("--strict", action="store_true", help="stop at the first bad recording line (default: skip it)")
+    sw.add_argument("--workers", type=_workers, help="event groups replayed at once, over all combinations "
+                    "(default: the machine's cores; 1: in this process)")  # fmt: skip
+    sw.add_argument("--dask", metavar="ADDRESS", help="run them on a Dask scheduler (tcp://HOST:PORT, or local)")
+    sw.set_defaults(command_name="sweep")
 
     st = with_strategies_dir(sub.add_parser("strategies", help="list strategy plugins, their params and load failures"))
     st.set_defaults(command_name="strategies")

@@ -10,14 +10,14 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from typing import Protocol
 
 from app.grouprun import GroupResult, GroupTask, run_group
 from core.errors import UserError
 
-Done = Callable[[GroupTask], None] | None  # told of each group as it finishes (the progress bar)
+Done = Callable[[GroupTask, GroupResult], None] | None  # told of each group and its result as it finishes
 DASK_CONNECT_TIMEOUT = "5s"  # to reach a scheduler before giving up
 
 
@@ -25,7 +25,7 @@ class Runner(Protocol):
     """Runs group tasks somewhere and returns their results in task order."""
 
     def map(self, tasks: list[GroupTask], done: Done = None) -> list[GroupResult]:
-        """Every task's result, in the order of the tasks; done(task) as each one finishes."""
+        """Every task's result, in the order of the tasks; done(task, result) as each one finishes."""
         ...
 
     def close(self) -> None:
@@ -44,7 +44,7 @@ class InProcess:
         for task in tasks:
             results.append(run_group(task))
             if done is not None:
-                done(task)
+                done(task, results[-1])
         return results
 
     def close(self) -> None:
@@ -61,9 +61,14 @@ class ProcessPool:
 
     def map(self, tasks: list[GroupTask], done: Done = None) -> list[GroupResult]:
         """Replay the groups in the pool; a worker that dies fails its group only (named in the result)."""
-        futures = {i: self.pool.submit(run_group, tasks[i]) for i in largest_first(tasks)}
-        _tell(futures, tasks, done)
-        return [_result(task, futures[i].result) for i, task in enumerate(tasks)]
+        futures = {self.pool.submit(run_group, tasks[i]): i for i in largest_first(tasks)}
+        results: dict[int, GroupResult] = {}
+        for future in as_completed(futures):  # on this thread, as each group finishes
+            index = futures[future]
+            results[index] = _result(tasks[index], future.result)
+            if done is not None:
+                done(tasks[index], results[index])
+        return [results[i] for i in range(len(tasks))]
 
     def close(self) -> None:
         """Stop the processes."""
@@ -100,24 +105,24 @@ class DaskRunner:
 
     def map(self, tasks: list[GroupTask], done: Done = None) -> list[GroupResult]:
         """Replay the groups on the cluster's workers (they read the recordings by path)."""
+        from distributed import as_completed as dask_completed
+
         order = largest_first(tasks)
-        futures = dict(zip(order, self.client.map(run_group, [tasks[i] for i in order], pure=False), strict=True))
-        _tell(futures, tasks, done)
-        return [_result(task, futures[i].result) for i, task in enumerate(tasks)]
+        futures = dict(zip(self.client.map(run_group, [tasks[i] for i in order], pure=False), order, strict=True))
+        results: dict[int, GroupResult] = {}
+        # each result is gathered once, as its group finishes; a failed one comes as (type, exception, traceback)
+        for future, value in dask_completed(list(futures), with_results=True, raise_errors=False):
+            index = futures[future]
+            results[index] = value if isinstance(value, GroupResult) else _failed(tasks[index], value)
+            if done is not None:
+                done(tasks[index], results[index])
+        return [results[i] for i in range(len(tasks))]
 
     def close(self) -> None:
         """Disconnect (and stop a local cluster)."""
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
-
-
-def _tell(futures: dict, tasks: list[GroupTask], done: Done) -> None:
-    """Call done(task) as each future finishes (on whichever thread completes it)."""
-    if done is None:
-        return
-    for index, future in futures.items():
-        future.add_done_callback(lambda _future, task=tasks[index]: done(task))
 
 
 def group_bytes(task: GroupTask) -> int:
@@ -135,7 +140,14 @@ def _result(task: GroupTask, get) -> GroupResult:
     try:
         return get()
     except Exception as exc:  # noqa: BLE001 - the worker itself died or could not be reached
-        return GroupResult(task.key, task.paths, start_state=task.switch_state, error=f"{type(exc).__name__}: {exc}")
+        return _failed(task, exc)
+
+
+def _failed(task: GroupTask, exc) -> GroupResult:
+    """The result of a group whose worker died or could not be reached (exc: an exception, or Dask's triple)."""
+    if isinstance(exc, tuple):
+        exc = exc[1]
+    return GroupResult(task.key, task.paths, start_state=task.switch_state, error=f"{type(exc).__name__}: {exc}")
 
 
 def default_workers() -> int:
@@ -158,11 +170,26 @@ def make_runner(workers: int | None, dask: str | None, groups: int) -> Runner:
 
 
 def run_groups(runner: Runner, tasks: list[GroupTask], scope: str, done: Done = None) -> list[GroupResult]:
-    """Every group's result in group order; scope "run": a trip carries into the groups after it. done(task) as
-    each group finishes (a group replayed again after a trip is told again)."""
-    results = runner.map(tasks, done)
-    if scope != "run":
-        return results
+    """Every group's result in group order; scope "run": a trip carries into the groups after it. done(task, result)
+    as each group finishes (a group replayed again after a trip is told again)."""
+    return run_batches(runner, [tasks], scope, done)[0]
+
+
+def run_batches(
+    runner: Runner, batches: list[list[GroupTask]], scope: str, done: Done = None
+) -> list[list[GroupResult]]:
+    """Several runs' groups (a sweep's combinations) on the runner at once; each batch's results in group order,
+    and with scope "run" a trip carries into the later groups of its own batch only."""
+    results = runner.map([task for batch in batches for task in batch], done)
+    out, start = [], 0
+    for batch in batches:
+        mine, start = results[start : start + len(batch)], start + len(batch)
+        out.append(_carry_trips(runner, batch, mine, done) if scope == "run" else mine)
+    return out
+
+
+def _carry_trips(runner: Runner, tasks: list[GroupTask], results: list[GroupResult], done: Done) -> list[GroupResult]:
+    """Replay again, from the tripped switch, the groups after a trip that started from another state."""
     carry: dict | None = None
     for index in range(len(tasks)):
         if results[index].start_state != carry:

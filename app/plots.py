@@ -88,3 +88,37 @@ def write_plots(curve: pd.DataFrame, out_dir: Path) -> list[Path]:
         _over_time(curve, "drawdown", PLOTS[names[1]], out_dir / names[1]),
         _per_market(curve, out_dir / names[2]),
     ]
+
+
+def write_heatmap(table: pd.DataFrame, axes: list[tuple[str, tuple]], title: str, path: Path) -> Path:
+    """A heat map of the table's net P&L by one or two swept params (axes: each param and its values in order;
+    the first across, the second up), each cell labelled with its net."""
+    (x, xs), (y, ys) = axes[0], (axes[1] if len(axes) > 1 else (None, (None,)))
+    cells = [[_cell_net(table, x, xv, y, yv) for xv in xs] for yv in ys]
+    limit = max((abs(v) for row in cells for v in row if v is not None), default=0.0) or 1.0
+    fig, ax = plt.subplots(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
+    image = ax.imshow(
+        [[float("nan") if v is None else v for v in row] for row in cells],
+        cmap="RdYlGn",
+        vmin=-limit,
+        vmax=limit,
+        aspect="auto",
+        origin="lower",
+    )
+    for row, values in enumerate(cells):
+        for col, value in enumerate(values):
+            ax.text(col, row, "-" if value is None else f"{value:.2f}", ha="center", va="center", fontsize="small")
+    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+    ax.set_xlabel(x)
+    ax.set_yticks(range(len(ys)), [str(v) for v in ys] if y else [""])
+    if y:
+        ax.set_ylabel(y)
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="net P&L")
+    return _save(fig, path)
+
+
+def _cell_net(table: pd.DataFrame, x: str, xv, y: str | None, yv) -> float | None:
+    """The best net P&L of the rows with these two param values (over the other params), None if there is none."""
+    rows = table[(table[x] == xv) & ((table[y] == yv) if y else True)]
+    return float(rows["net"].max()) if len(rows) else None
