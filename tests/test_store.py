@@ -226,3 +226,42 @@ def test_store_errors_are_one_clear_message_and_exit_2(tmp_path, pg_url):
         assert done.returncode == 2, (done.args, done.stdout, done.stderr)
         assert done.stderr.startswith("error: ") and expected in done.stderr, done.stderr
         assert "Traceback" not in done.stderr and PASSWORD not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_placement_commits_its_order_row_itself_and_only_the_rows_before_it(backend, tmp_path, request):
+    """The live execution's wait for its order row writes the queue up to that row on its own thread (the writer's
+    thread is not even running here); what was queued after it is left to the writer, in order."""
+    from app.auditing import start_run
+    from controls.auditwriter import AuditWriter
+
+    if backend == "postgresql":
+        url = make_url(new_database(request.getfixturevalue("pg_url"), "placement"))
+    else:
+        url = make_url(f"sqlite:///{tmp_path / 'paddock.db'}")
+    engine = open_store(url)
+    config = load_config(write_config(tmp_path, STRATEGIES, ""))
+    run_id = start_run(engine, url, config, "live", [])
+    writer = AuditWriter(engine, run_id)
+    row = {
+        "seq": 1, "order_id": "o1", "bet_id": None, "customer_ref": "ref", "strategy": "s", "market_id": "1.1",
+        "event_id": "e", "market_type": "WIN", "selection_id": 7, "handicap": 0.0, "side": "BACK",
+        "order_type": "LIMIT", "persistence": "LAPSE", "price": 2.0, "size": 2.0, "hedge": False, "placed_at": 1.0,
+        "placed_wall": 1.0, "note": None, "status": "PENDING", "size_matched": 0.0, "average_price_matched": 0.0,
+        "size_cancelled": 0.0, "size_lapsed": 0.0, "size_voided": 0.0, "runner_status": None, "profit": 0.0,
+    }  # fmt: skip
+    seq = writer.put(("order", row))
+    writer.put(("order_state", "o1", {"status": "EXECUTION_COMPLETE", "size_matched": 2.0}))
+    try:
+        assert writer.wait_committed(seq, timeout=5.0)
+        sql = f"SELECT status, size_matched, hedge FROM orders WHERE run_id = {run_id}"
+        assert _rows(url.render_as_string(hide_password=False), sql) == [
+            {"status": "PENDING", "size_matched": 0.0, "hedge": False}
+        ]
+        writer.logging_queue.put(None)
+        writer.run()  # the writer's pass: the change queued after the row
+        assert _rows(url.render_as_string(hide_password=False), sql) == [
+            {"status": "EXECUTION_COMPLETE", "size_matched": 2.0, "hedge": False}
+        ]
+    finally:
+        engine.dispose()
