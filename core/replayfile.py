@@ -85,7 +85,7 @@ class RecordingReader:
             with smart_open.open(self.path, "rb") as f:
                 for number, raw in enumerate(_chunked_lines(f), start=1):
                     try:
-                        data = loads(raw)
+                        data = loads(raw.decode())  # str: json skips detecting the encoding of bytes
                         publish_time = data["pt"]
                         changes = data.get("mc")
                     except Exception:  # noqa: BLE001 - said precisely by _why
