@@ -115,7 +115,8 @@ def update_orders(exchange: Exchange, params: dict) -> dict:
                 continue
             order.persistence = instruction.get("newPersistenceType") or order.persistence
             reports.append({"status": "SUCCESS", "instruction": instruction})
-        return _report(params, reports, report_code)
+        # Betfair's UpdateExecutionReport always carries customerRef and errorCode, null when there is none
+        return {"customerRef": None, "errorCode": None} | _report(params, reports, report_code)
 
 
 def replace_orders(exchange: Exchange, params: dict) -> dict:
