@@ -33,7 +33,8 @@ def submit_placement(exchange: Exchange, params: dict, arrived_ms: int | None = 
     with exchange.lock:
         market = exchange.markets.get(market_id)
         if market is None:
-            return fail_all(params, instructions, "INVALID_MARKET_ID", "INVALID_MARKET_ID")
+            # INVALID_MARKET_ID is a report code only; each instruction fails as part of the failed report
+            return fail_all(params, instructions, "INVALID_MARKET_ID", "ERROR_IN_ORDER")
         delay_ms, passive = delay_of(market)
         placement = Placement(
             market_id, instructions, params.get("customerStrategyRef") or "", arrived, delay_ms, passive

@@ -25,6 +25,7 @@ from emulator import jsonrpc
 from emulator.apierrors import rest_exception
 from emulator.exchange import Exchange
 from emulator.faults import FaultError, parse_faults
+from emulator.listings import navigation_menu
 from emulator.restguard import BodyLimit
 
 logger = logging.getLogger("paddock.emulator.rest")
@@ -123,6 +124,14 @@ def rest_call(exchange: Exchange, call: Call) -> tuple[object, int]:
     return jsonrpc.rest_answer(exchange, call.path["method"], call.body, call.token, call.app_key)
 
 
+def navigation(exchange: Exchange, call: Call) -> tuple[object, int]:
+    """GET .../rest/v1/<locale>/navigation/menu.json: every market of the recordings, for a valid session."""
+    error = exchange.session_error(call.token, call.app_key)
+    if error:
+        return rest_exception("APINGException", error), 400
+    return navigation_menu(exchange), 200
+
+
 def add_faults(exchange: Exchange, call: Call) -> tuple[object, int]:
     """POST /emulator/faults: a JSON list of faults to schedule or arm."""
     try:
@@ -192,6 +201,7 @@ ROUTES = [
     *_ending("json-rpc/v1", json_rpc),
     Route("/{prefix:path}/json-rpc/v1/{service}/v1.0/{method}", endpoint(json_rpc), methods=["POST"]),
     Route("/{prefix:path}/rest/v1.0/{method}", endpoint(rest_call), methods=["POST"]),
+    Route("/{prefix:path}/rest/v1/{locale}/navigation/menu.json", endpoint(navigation), methods=["GET"]),
     Route("/emulator/faults", endpoint(add_faults), methods=["POST"]),
     Route("/emulator/state", endpoint(state), methods=["GET"]),
 ]

@@ -12,7 +12,7 @@ from core.exchange import ExchangeEndpoint, point_at
 from emulator.server import Emulator
 from tests.betfair_models import validate_identity, validate_result, validate_rpc
 from tests.conftest import ROOT
-from tests.live_helpers import CREDENTIALS
+from tests.live_helpers import CREDENTIALS, wait_for
 
 SERVICES = {"account": "AccountAPING", "betting": "SportsAPING"}
 
@@ -127,3 +127,25 @@ def test_identity_answers_fit_betfairs_model(emulator, operation):
         f"{base(emulator)}/api/{operation}", data={"username": "u", "password": "p"}, headers=headers
     )
     validate_identity(operation, answer.content)
+
+
+def test_orders_placed_replaced_updated_and_cancelled_over_the_rest_form_validate(emulator, session):
+    emulator.exchange.start_replay()  # as the first market subscription does: orders meet the replayed book
+    wait_for(lambda: emulator.exchange.markets, 5, "the first market to be replayed")
+    markets = rest_form(emulator, session, "betting", "listMarketCatalogue", {"filter": {}, "maxResults": 1}).json()
+    market_id, selection = markets[0]["marketId"], markets[0]["runners"][0]["selectionId"]
+    order = {"size": 2.0, "price": 1000.0, "persistenceType": "LAPSE"}
+    place = {"selectionId": selection, "handicap": 0, "side": "BACK", "orderType": "LIMIT", "limitOrder": order}
+    placed = rest_form(emulator, session, "betting", "placeOrders", {"marketId": market_id, "instructions": [place]})
+    report = validate_result("placeOrders", placed.content)
+    assert report.status == "SUCCESS", placed.text
+    bet_id = str(report.instruction_reports[0].bet_id)
+    replace = {"marketId": market_id, "instructions": [{"betId": bet_id, "newPrice": 990.0}]}
+    replaced = validate_result(
+        "replaceOrders", rest_form(emulator, session, "betting", "replaceOrders", replace).content
+    )
+    new_bet = str(replaced.instruction_reports[0].place_instruction_report.bet_id)
+    update = {"marketId": market_id, "instructions": [{"betId": new_bet, "newPersistenceType": "PERSIST"}]}
+    validate_result("updateOrders", rest_form(emulator, session, "betting", "updateOrders", update).content)
+    cancelled = rest_form(emulator, session, "betting", "cancelOrders", {"marketId": market_id})
+    assert validate_result("cancelOrders", cancelled.content).status == "SUCCESS"
