@@ -192,6 +192,7 @@ def _cmd_emulate(args) -> int:
         username=args.username,
         password=args.password,
         app_key=args.app_key,
+        catalogue=args.catalogue,
     ).start()
     print(f"emulating Betfair on {emulator.url} (stream on 127.0.0.1:{emulator.stream.port})")
     print(f"  python main.py live --config FILE --exchange {emulator.url}")

@@ -33,7 +33,8 @@ def submit_placement(exchange: Exchange, params: dict, arrived_ms: int | None = 
     with exchange.lock:
         market = exchange.markets.get(market_id)
         if market is None:
-            return fail_all(params, instructions, "INVALID_MARKET_ID", "INVALID_MARKET_ID")
+            # INVALID_MARKET_ID is a report code only; each instruction fails as part of the failed report
+            return fail_all(params, instructions, "INVALID_MARKET_ID", "ERROR_IN_ORDER")
         delay_ms, passive = delay_of(market)
         placement = Placement(
             market_id, instructions, params.get("customerStrategyRef") or "", arrived, delay_ms, passive
@@ -115,7 +116,8 @@ def update_orders(exchange: Exchange, params: dict) -> dict:
                 continue
             order.persistence = instruction.get("newPersistenceType") or order.persistence
             reports.append({"status": "SUCCESS", "instruction": instruction})
-        return _report(params, reports, report_code)
+        # Betfair's UpdateExecutionReport always carries customerRef and errorCode, null when there is none
+        return {"customerRef": None, "errorCode": None} | _report(params, reports, report_code)
 
 
 def replace_orders(exchange: Exchange, params: dict) -> dict:

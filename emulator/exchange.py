@@ -11,6 +11,7 @@ from collections import Counter
 
 from core.errors import EmulatorError
 from emulator.book import MarketState
+from emulator.catalogue import Catalogue
 from emulator.clock import ReplayClock
 from emulator.faults import Fault, FaultBook, MessageFaults
 from emulator.matching import MatchingEngine
@@ -40,6 +41,7 @@ class Exchange:
         password: str | None = None,
         app_key: str | None = None,
         probe: Probe | None = None,
+        names: dict[str, dict] | None = None,
     ) -> None:
         if speed <= 0:
             raise EmulatorError(f"--speed must be positive (got {speed})")
@@ -47,6 +49,7 @@ class Exchange:
         self.probe = probe  # when given: times of stream writes and call arrivals (bench.tick_to_trade)
         self.changed = threading.Condition(self.lock)
         self.messages = messages
+        self.catalogue = Catalogue(messages, names)  # every market from the start, named from `names` if given
         self.speed = speed
         self.clock = ReplayClock(speed)
         self.username, self.password, self.app_key = username, password, app_key
@@ -104,6 +107,10 @@ class Exchange:
     def now_ms(self) -> int:
         """The exchange's now (epoch ms): market time of the replay (wall time before it starts)."""
         return self.clock.now_ms()
+
+    def replay_start_ms(self) -> int:
+        """Epoch ms the replay started, or would start were it to start now."""
+        return self.clock.start_ms if self.started else self.clock.now_ms()
 
     def clk(self) -> str:
         """A fresh stream clock token."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from emulator.book import MarketState
+from emulator.catalogue import market_definitions
 from emulator.exchange import Exchange
 from emulator.orders import iso
 
@@ -125,67 +126,27 @@ CATALOGUE_FILTER = {  # listMarketCatalogue's filter keys and the definition fie
 
 
 def list_market_catalogue(exchange: Exchange, params: dict) -> list[dict]:
-    """listMarketCatalogue from the replayed definitions: markets not CLOSED that match ids, types and countries."""
+    """listMarketCatalogue: markets not CLOSED that match ids, types and countries, from the start of the replay
+    (a market not yet replayed as its first recorded definition describes it)."""
     market_filter = params.get("filter") or {}
     wanted = {key: {str(x) for x in market_filter.get(key) or ()} for key in CATALOGUE_FILTER}
     out = []
     with exchange.lock:
-        for market in exchange.markets.values():
-            if market.status == "CLOSED":
+        for market_id, d in market_definitions(
+            exchange.catalogue, exchange.markets, exchange.replay_start_ms()
+        ).items():
+            if d.get("status") == "CLOSED":
                 continue  # Betfair lists only markets still to be traded
-            d = market.definition
-            values = {
-                key: market.market_id if field is None else str(d.get(field)) for key, field in CATALOGUE_FILTER.items()
-            }
+            values = {key: market_id if field is None else str(d.get(field)) for key, field in CATALOGUE_FILTER.items()}
             if any(wanted[k] and values[k] not in wanted[k] for k in wanted):
                 continue
-            out.append(_catalogue(market))
+            market = exchange.markets.get(market_id)
+            out.append(exchange.catalogue.entry(market_id, d, market.tv if market is not None else None))
     return out[: int(params.get("maxResults") or 1000)]
 
 
-def _catalogue(market: MarketState) -> dict:
-    d = market.definition
-    entry = {
-        "marketId": market.market_id,
-        "marketName": d.get("name") or d.get("marketType") or market.market_id,
-        "marketStartTime": d.get("marketTime"),
-        "totalMatched": market.tv or 0.0,
-        "description": {
-            "persistenceEnabled": d.get("persistenceEnabled", True),
-            "bspMarket": d.get("bspMarket", False),
-            "marketTime": d.get("marketTime"),
-            "suspendTime": d.get("suspendTime"),
-            "bettingType": d.get("bettingType", "ODDS"),
-            "turnInPlayEnabled": d.get("turnInPlayEnabled", True),
-            "marketType": d.get("marketType"),
-            "regulator": "GIBRALTAR REGULATOR",
-            "marketBaseRate": d.get("marketBaseRate", 5.0),
-            "discountAllowed": d.get("discountAllowed", True),
-            "wallet": "UK wallet",
-        },
-        "eventType": {"id": str(d.get("eventTypeId")), "name": str(d.get("eventTypeId"))},
-        "event": {
-            "id": market.event_id,
-            "name": d.get("eventName") or market.event_id,
-            "countryCode": d.get("countryCode"),
-            "timezone": d.get("timezone", "GMT"),
-            "venue": d.get("venue"),
-            "openDate": d.get("openDate") or d.get("marketTime"),
-        },
-        "runners": [
-            {
-                "selectionId": r["id"],
-                "runnerName": r.get("name") or str(r["id"]),
-                "handicap": r.get("hc", 0.0),
-                "sortPriority": r.get("sortPriority", i + 1),
-                "metadata": {"runnerId": str(r["id"])},
-            }
-            for i, r in enumerate(d.get("runners", ()))
-        ],
-    }
-    if d.get("competitionId"):
-        entry["competition"] = {
-            "id": str(d["competitionId"]),
-            "name": d.get("competitionName") or str(d["competitionId"]),
-        }
-    return entry
+def navigation_menu(exchange: Exchange) -> dict:
+    """The navigation menu (menu.json) of every market of the recordings, from the start of the replay."""
+    with exchange.lock:
+        definitions = market_definitions(exchange.catalogue, exchange.markets, exchange.replay_start_ms())
+        return exchange.catalogue.menu(definitions)

@@ -1,4 +1,6 @@
-"""The REST side as a Starlette app: identity (login, certlogin, keepAlive, logout), JSON-RPC, the control API.
+"""The REST side as a Starlette app: identity (login, certlogin, keepAlive, logout), the Betting and Accounts APIs
+(JSON-RPC at `json-rpc/v1` with or without `/<Service>/v1.0/<method>` after it, and REST at `rest/v1.0/<method>/`),
+the navigation menu and the control API. Every error is in Betfair's shapes (apierrors.py).
 
 Every endpoint does its work in the threadpool: betting calls block (in-play bet delay, `delay` faults,
 the exchange lock) and must not hold up other requests or the stream connections on the same loop."""
@@ -8,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -20,8 +22,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator import jsonrpc
+from emulator.apierrors import rest_exception
 from emulator.exchange import Exchange
 from emulator.faults import FaultError, parse_faults
+from emulator.listings import navigation_menu
 from emulator.restguard import BodyLimit
 
 logger = logging.getLogger("paddock.emulator.rest")
@@ -44,6 +48,7 @@ class Call:
     body: bytes
     app_key: str | None
     token: str | None
+    path: dict[str, str] = field(default_factory=dict)  # the route's path parameters
 
 
 Work = Callable[[Exchange, Call], tuple[object, int]]  # (answer, HTTP status), run in the threadpool
@@ -109,8 +114,22 @@ def logout(exchange: Exchange, call: Call) -> tuple[object, int]:
 
 
 def json_rpc(exchange: Exchange, call: Call) -> tuple[object, int]:
-    """The Betting and Accounts APIs: JSON-RPC, single or batch."""
-    return jsonrpc.answer(exchange, call.body, call.token, call.app_key), 200
+    """The Betting and Accounts APIs: JSON-RPC, single or batch (the method may also come from the path)."""
+    path_method = f"{call.path['service']}/v1.0/{call.path['method']}" if "method" in call.path else ""
+    return jsonrpc.answer(exchange, call.body, call.token, call.app_key, path_method), 200
+
+
+def rest_call(exchange: Exchange, call: Call) -> tuple[object, int]:
+    """The Betting and Accounts APIs' REST form: POST .../rest/v1.0/<method>/ with the params as the body."""
+    return jsonrpc.rest_answer(exchange, call.path["method"], call.body, call.token, call.app_key)
+
+
+def navigation(exchange: Exchange, call: Call) -> tuple[object, int]:
+    """GET .../rest/v1/<locale>/navigation/menu.json: every market of the recordings, for a valid session."""
+    error = exchange.session_error(call.token, call.app_key)
+    if error:
+        return rest_exception("APINGException", error), 400
+    return navigation_menu(exchange), 200
 
 
 def add_faults(exchange: Exchange, call: Call) -> tuple[object, int]:
@@ -118,7 +137,7 @@ def add_faults(exchange: Exchange, call: Call) -> tuple[object, int]:
     try:
         faults = parse_faults(jsonrpc.parse(call.body or b"[]"), "POST /emulator/faults")
     except (ValueError, FaultError) as exc:
-        return {"error": str(exc)}, 400
+        return rest_exception("APINGException", "INVALID_INPUT_DATA", str(exc)), 400
     exchange.add_faults(faults)
     return {"added": len(faults)}, 200
 
@@ -154,7 +173,8 @@ def endpoint(work: Work) -> Callable:
         probe = request.app.state.exchange.probe
         if probe is not None:
             probe.arrived(request.url.path, body)
-        call = Call(body, request.headers.get("X-Application"), request.headers.get("X-Authentication"))
+        headers = request.headers
+        call = Call(body, headers.get("X-Application"), headers.get("X-Authentication"), dict(request.path_params))
         answer, status = await run_in_threadpool(work, request.app.state.exchange, call)
         if await request.is_disconnected():  # e.g. its read timeout passed during a slow call
             _went_away(request, "its answer")
@@ -179,6 +199,9 @@ IDENTITY: dict[str, Work] = {"certlogin": certlogin, "login": login, "keepAlive"
 ROUTES = [
     *[route for name, work in IDENTITY.items() for route in _ending(name, work)],
     *_ending("json-rpc/v1", json_rpc),
+    Route("/{prefix:path}/json-rpc/v1/{service}/v1.0/{method}", endpoint(json_rpc), methods=["POST"]),
+    Route("/{prefix:path}/rest/v1.0/{method}", endpoint(rest_call), methods=["POST"]),
+    Route("/{prefix:path}/rest/v1/{locale}/navigation/menu.json", endpoint(navigation), methods=["GET"]),
     Route("/emulator/faults", endpoint(add_faults), methods=["POST"]),
     Route("/emulator/state", endpoint(state), methods=["GET"]),
 ]
@@ -186,12 +209,13 @@ ROUTES = [
 
 async def _no_such_path(request: Request, exc: Exception) -> Response:
     path = request.url.path + (f"?{request.url.query}" if request.method == "GET" and request.url.query else "")
-    return JsonAnswer({"error": f"no such path {path}"}, 404)
+    return JsonAnswer(rest_exception("APINGException", "INVALID_INPUT_DATA", f"no such path {path}"), 404)
 
 
 async def _no_such_method(request: Request, exc: Exception) -> Response:
     allowed = getattr(exc, "headers", None) or {}
-    return JsonAnswer({"error": f"{request.method} not allowed on {request.url.path}"}, 405, headers=allowed)
+    text = f"{request.method} not allowed on {request.url.path}"
+    return JsonAnswer(rest_exception("APINGException", "INVALID_INPUT_DATA", text), 405, headers=allowed)
 
 
 class _WithoutTrailingSlash:
@@ -208,7 +232,7 @@ class _WithoutTrailingSlash:
 
 
 def build_app(exchange: Exchange) -> Starlette:
-    """The REST API of one emulated exchange; unknown paths get a 404 JSON answer, other methods a 405."""
+    """The REST API of one emulated exchange; unknown paths get a 404 fault, other methods a 405."""
     app = Starlette(
         routes=ROUTES,
         middleware=[Middleware(BodyLimit), Middleware(_WithoutTrailingSlash)],

@@ -1,7 +1,7 @@
 """A limit on the REST API's request bodies, so a hostile client cannot make the emulator read one into memory.
 
 A body declared longer than the limit is refused before a byte of it is read; a body without a length (chunked)
-is read until it passes the limit, then refused. Either way the answer is a 413 with a JSON error and the
+is read until it passes the limit, then refused. Either way the answer is a 413 with Betfair's fault (REQUEST_SIZE_EXCEEDS_LIMIT) and the
 connection is closed, so the rest of the body is never read."""
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator.apierrors import rest_exception
 
 MAX_BODY = 1 << 20  # bytes of a request body the REST API reads at most
 
@@ -56,7 +58,8 @@ class BodyLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": f"request body over {self.limit} bytes"}).encode("utf-8")
+        fault = rest_exception("APINGException", "REQUEST_SIZE_EXCEEDS_LIMIT", f"request body over {self.limit} bytes")
+        body = json.dumps(fault).encode("utf-8")
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode("ascii")),

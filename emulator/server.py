@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from core.errors import EmulatorError
+from emulator.catalogue import load_names
 from emulator.certs import self_signed
 from emulator.exchange import Exchange
 from emulator.faults import Fault
@@ -58,7 +59,8 @@ class Emulator:
     """A local Betfair exchange replaying recordings; `url` is what `--exchange` takes.
 
     auth_timeout: seconds a stream connection may stay unauthenticated after its TLS handshake before it is closed.
-    probe: records when market updates are written to the stream sockets and when calls arrive."""
+    probe: records when market updates are written to the stream sockets and when calls arrive.
+    catalogue: a Betfair listMarketCatalogue JSON file naming events, markets and runners."""
 
     def __init__(
         self,
@@ -74,8 +76,10 @@ class Emulator:
         cert_dir: Path | None = None,
         auth_timeout: float = AUTH_SECONDS,
         probe: Probe | None = None,
+        catalogue: str | Path | None = None,
     ) -> None:
-        self.exchange = Exchange(timeline(paths, max_gap), speed, username, password, app_key, probe)
+        names = load_names(catalogue) if catalogue is not None else None
+        self.exchange = Exchange(timeline(paths, max_gap), speed, username, password, app_key, probe, names)
         self._tmp = None
         if cert_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="paddock-emulator-")

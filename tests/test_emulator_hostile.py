@@ -100,6 +100,13 @@ def good(emulator):
     good.stop()
 
 
+def _fault(body: dict) -> tuple[str, str]:
+    """The error code and details of a Betfair REST fault (asserting its shape)."""
+    assert body["faultcode"] == "Client" and body["detail"]["exceptionname"] == "APINGException", body
+    exception = body["detail"]["APINGException"]
+    return exception["errorCode"], exception["errorDetails"]
+
+
 def rest(emulator: Emulator) -> str:
     """The emulator's REST base URL."""
     return emulator.url.split("?")[0]
@@ -303,7 +310,7 @@ def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(emulator, g
     request = b"POST /exchange/betting/json-rpc/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (100 * MiB)
     status, headers, body = raw_http(emulator, request, timeout=3)
     assert status == 413 and headers["connection"] == "close"
-    assert json.loads(body) == {"error": f"request body over {MiB} bytes"}
+    assert _fault(json.loads(body)) == ("REQUEST_SIZE_EXCEEDS_LIMIT", f"request body over {MiB} bytes")
     assert time.monotonic() - started < 2
     good.still_trading()
     assert server_errors() == []
@@ -314,7 +321,10 @@ def test_a_chunked_body_is_refused_once_it_passes_the_limit(emulator, good, serv
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(2 * MiB // len(chunk))) + b"0\r\n\r\n"
     head = b"POST /exchange/betting/json-rpc/v1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     status, headers, answer = raw_http(emulator, head + body)
-    assert status == 413 and json.loads(answer) == {"error": f"request body over {MiB} bytes"}
+    assert status == 413 and _fault(json.loads(answer)) == (
+        "REQUEST_SIZE_EXCEEDS_LIMIT",
+        f"request body over {MiB} bytes",
+    )
     good.still_trading()
     assert server_errors() == []
 
@@ -340,7 +350,7 @@ def test_a_client_that_hangs_up_halfway_through_its_body_is_one_log_line(emulato
 def test_a_wrong_method_on_an_api_path_gets_a_json_405(emulator, good, server_errors, method, path, allowed):
     answer = requests.request(method, f"{rest(emulator)}{path}", data="{}", timeout=5)
     assert (answer.status_code, set(answer.headers["allow"].split(", "))) == (405, set(allowed.split(", ")))
-    assert answer.json() == {"error": f"{method} not allowed on {path}"}
+    assert _fault(answer.json()) == ("INVALID_INPUT_DATA", f"{method} not allowed on {path}")
     good.still_trading()
     assert server_errors() == []
 
@@ -362,7 +372,7 @@ def test_empty_bodies_and_wrong_content_types_get_the_apis_own_answers(emulator,
     )
     assert answer.json()["result"]["availableToBetBalance"] > 0  # Betfair reads the body whatever its type
     faults = requests.post(f"{base}/emulator/faults", data="[" * 100_000, timeout=5)
-    assert faults.status_code == 400 and "error" in faults.json()
+    assert faults.status_code == 400 and _fault(faults.json()) == ("INVALID_INPUT_DATA", "nested too deep")
     good.still_trading()
     assert server_errors() == []
 

@@ -140,15 +140,24 @@ def test_certificate_login_and_logout_end_cleanly(emulator, errors, tmp_path):
     assert errors() == []
 
 
-def test_a_batch_gets_its_answers_in_order_and_unknown_paths_a_json_404(emulator):
+def test_a_batch_gets_its_answers_in_order_and_unknown_paths_a_betfair_fault_404(emulator):
     base = emulator.url.split("?")[0]
     headers = {"X-Application": CREDENTIALS["BETFAIR_APP_KEY"]}
-    body = [{"jsonrpc": "2.0", "method": f"AccountAPING/v1.0/{m}", "id": i} for i, m in enumerate(["a", "b"])]
+    methods = ["getAccountFunds", "getAccountDetails", "nosuch"]
+    body = [{"jsonrpc": "2.0", "method": f"AccountAPING/v1.0/{m}", "id": i} for i, m in enumerate(methods)]
     answers = requests.post(f"{base}/exchange/account/json-rpc/v1", json=body, headers=headers, timeout=5).json()
-    assert [a["id"] for a in answers] == [0, 1]
-    assert {a["error"]["data"]["APINGException"]["errorCode"] for a in answers} == {"NO_SESSION"}
+    assert [a["id"] for a in answers] == [0, 1, 2]
+    exceptions = [a["error"]["data"]["AccountAPINGException"] for a in answers[:2]]
+    assert {e["errorCode"] for e in exceptions} == {"NO_SESSION"}
+    assert answers[2]["error"] == {"code": -32601, "message": "DSC-0021"}
     missing = requests.get(f"{base}/no/such/thing", timeout=5)
-    assert (missing.status_code, missing.json()) == (404, {"error": "no such path /no/such/thing"})
+    detail = missing.json()["detail"]
+    assert (missing.status_code, missing.json()["faultcode"], detail["exceptionname"]) == (
+        404,
+        "Client",
+        "APINGException",
+    )
+    assert detail["APINGException"]["errorDetails"] == "no such path /no/such/thing"
 
 
 def test_a_client_that_hangs_up_before_its_answer_is_one_log_line(emulator, errors, caplog):

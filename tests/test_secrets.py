@@ -19,7 +19,8 @@ from tests.live_helpers import wait_for
 
 pytestmark = pytest.mark.slow  # two bots against the emulator
 
-RECONCILED = "reconciliation: 0 adopted, 0 closed, 0 unchanged, 0 external (0 market(s) asked)"
+# the catalogue exists before the stream subscribes, so reconciliation at start asks about the recording's market
+RECONCILED = "reconciliation: 0 adopted, 0 closed, 0 unchanged, 0 external (1 market(s) asked)"
 
 SECRETS = {
     "BETFAIR_USERNAME": "scan-user-7f3a",
