@@ -193,8 +193,16 @@ def _cmd_emulate(args) -> int:
         password=args.password,
         app_key=args.app_key,
         catalogue=args.catalogue,
+        ca_out=args.ca_out,
+        stream_plain_port=args.stream_plain_port,
     ).start()
-    print(f"emulating Betfair on {emulator.url} (stream on 127.0.0.1:{emulator.stream.port})")
+    print(f"emulating Betfair on {emulator.url} (stream on 127.0.0.1:{emulator.stream.port}, TLS)")
+    if args.ca_out:
+        print(f"  the stream's certificate is signed by the local CA written to {args.ca_out}")
+    if emulator.plain is not None:
+        print(f"  plain stream (no TLS, local use only) on 127.0.0.1:{emulator.plain.port}")
+    for note in emulator.notes():
+        print(f"  {note}")
     print(f"  python main.py live --config FILE --exchange {emulator.url}")
     print(f"  faults: POST {emulator.url.split('?')[0]}/emulator/faults   state: GET .../emulator/state")
     stopped = threading.Event()

@@ -168,6 +168,10 @@ def parser() -> argparse.ArgumentParser:
     em.add_argument("--password", help="only accept this password (default: any)")
     em.add_argument("--app-key", help="only accept this app key (default: any)")
     em.add_argument("--catalogue", help="Betfair listMarketCatalogue JSON naming events, markets and runners")
+    em.add_argument("--ca-out", help="write the local CA that signs the stream's TLS certificate to FILE")
+    em.add_argument(
+        "--stream-plain-port", type=int, help="also serve the stream without TLS on 127.0.0.1:N (local use only)"
+    )
     em.add_argument("--exit-when-done", action="store_true", help="stop when the replay has finished")
     em.set_defaults(command_name="emulate")
     ks = sub.add_parser("kill-switch", help="show, trip or reset the kill switch of a live or paper bot")

@@ -111,6 +111,11 @@ def differences(ours: dict, theirs: dict, ordered: bool = True) -> list[str]:
     return sorted(set(what))
 
 
+# what paddock's live and paper modes subscribe to (app/live.py): every field but the best-offer ladders, whose
+# place a recording of best-display ladders only fills (projection.py), as betfairlightweight's own cache does
+FIELDS = ["EX_ALL_OFFERS", "EX_TRADED", "EX_TRADED_VOL", "EX_LTP", "EX_MARKET_DEF", "SP_TRADED", "SP_PROJECTED"]
+
+
 class _Books(StreamListener):
     """betfairlightweight's listener, keeping the raw books after every market change message."""
 
@@ -152,7 +157,7 @@ def emulated_books(paths: list[str | Path], speed: float, max_gap: float | None,
         listener.expected = len(emulator.exchange.messages)
         stream = trading.streaming.create_stream(unique_id=1, listener=listener, timeout=10)
         # as flumine does: the subscription connects and authenticates, then a thread reads
-        stream.subscribe_to_markets(market_filter={}, market_data_filter={"fields": ["EX_ALL_OFFERS"]})
+        stream.subscribe_to_markets(market_filter={}, market_data_filter={"fields": FIELDS})
         reader = threading.Thread(target=_read, args=(stream,), name="bookcheck-reader", daemon=True)
         reader.start()
         listener.complete.wait(timeout)

@@ -52,9 +52,13 @@ class Catalogue:
     def __init__(self, messages: list[Message], names: dict[str, dict] | None = None) -> None:
         self.names = names or {}
         self.first: dict[str, First] = {}
+        self.recorded: dict[str, set[str]] = {}  # market id -> the runner fields its recording holds
         for message in messages:
             for change in message.changes:
                 market_id = str(change.get("id"))
+                fields = self.recorded.setdefault(market_id, set())
+                for rc in change.get("rc") or ():
+                    fields.update(rc)
                 if market_id not in self.first and isinstance(change.get("marketDefinition"), dict):
                     self.first[market_id] = First(message.offset, message.pt, change["marketDefinition"])
 

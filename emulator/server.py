@@ -6,6 +6,7 @@ run on threads of their own and hand stream messages to the loop thread-safely."
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import tempfile
 import threading
@@ -15,15 +16,17 @@ import anyio.to_thread
 
 from core.errors import EmulatorError
 from emulator.catalogue import load_names
-from emulator.certs import self_signed
+from emulator.certs import local_ca
 from emulator.exchange import Exchange
 from emulator.faults import Fault
 from emulator.probe import Probe
+from emulator.projection import approximation
 from emulator.replay import timeline
 from emulator.restserver import RestServer
 from emulator.stream import AUTH_SECONDS
 from emulator.streamserver import StreamServer
 
+logger = logging.getLogger("paddock.emulator")
 HOST = "127.0.0.1"
 BACKLOG = 128
 THREADS = 200  # REST calls in the threadpool at once: in-play bet delays and `delay` faults each hold one
@@ -60,7 +63,9 @@ class Emulator:
 
     auth_timeout: seconds a stream connection may stay unauthenticated after its TLS handshake before it is closed.
     probe: records when market updates are written to the stream sockets and when calls arrive.
-    catalogue: a Betfair listMarketCatalogue JSON file naming events, markets and runners."""
+    catalogue: a Betfair listMarketCatalogue JSON file naming events, markets and runners.
+    ca_out: where to write the local CA's certificate, for clients that verify the stream's (it signs the server's).
+    stream_plain_port: also serve the stream without TLS on 127.0.0.1 at this port (0: a free one)."""
 
     def __init__(
         self,
@@ -77,6 +82,8 @@ class Emulator:
         auth_timeout: float = AUTH_SECONDS,
         probe: Probe | None = None,
         catalogue: str | Path | None = None,
+        ca_out: str | Path | None = None,
+        stream_plain_port: int | None = None,
     ) -> None:
         names = load_names(catalogue) if catalogue is not None else None
         self.exchange = Exchange(timeline(paths, max_gap), speed, username, password, app_key, probe, names)
@@ -84,10 +91,22 @@ class Emulator:
         if cert_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="paddock-emulator-")
             cert_dir = Path(self._tmp.name)
-        self.cert, self.key = self_signed(cert_dir)
+        certs = local_ca(cert_dir)
+        self.ca, self.cert, self.key = certs.ca, certs.cert, certs.key
+        if ca_out is not None:
+            Path(ca_out).write_bytes(self.ca.read_bytes())
         rest_sock, stream_sock = _listen_pair(port)
         self.rest = RestServer(self.exchange, rest_sock)
         self.stream = StreamServer(self.exchange, self.cert, self.key, stream_sock, auth_timeout)
+        self.plain: StreamServer | None = None
+        if stream_plain_port is not None:
+            try:
+                plain_sock = _listen(stream_plain_port)
+            except OSError as exc:
+                rest_sock.close()
+                stream_sock.close()
+                raise EmulatorError(f"cannot listen on {HOST}:{stream_plain_port}: {exc.strerror}") from None
+            self.plain = StreamServer(self.exchange, None, None, plain_sock, auth_timeout)
         self._faults = list(faults or [])
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -101,6 +120,11 @@ class Emulator:
         base = f"http://{HOST}:{self.rest.port}"
         return base if self.stream.port == self.rest.port + 1 else f"{base}?stream_port={self.stream.port}"
 
+    def notes(self) -> list[str]:
+        """What the emulator approximates for its recordings (said at start by `emulate`, logged by start())."""
+        note = approximation(self.exchange.catalogue.recorded)
+        return [note] if note else []
+
     def start(self) -> Emulator:
         """Serve on a background thread; the replay starts with the first market subscription."""
         self._loop = asyncio.new_event_loop()
@@ -110,6 +134,8 @@ class Emulator:
         if self._failure is not None:
             self.stop()
             raise EmulatorError(f"the emulator's servers did not start: {self._failure}") from self._failure
+        for note in self.notes():
+            logger.info("%s", note)
         self.exchange.start()
         if self._faults:
             self.exchange.add_faults(self._faults)
@@ -130,11 +156,15 @@ class Emulator:
         self._stopping = asyncio.Event()
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         await self.stream.start()
+        if self.plain is not None:
+            await self.plain.start()
         rest = asyncio.create_task(self.rest.serve())
         self._serving.set()
         await self._stopping.wait()
         self.rest.stop()
         await self.stream.stop()
+        if self.plain is not None:
+            await self.plain.stop()
         await rest
 
     def stop(self) -> None:
@@ -147,7 +177,7 @@ class Emulator:
                 except RuntimeError:  # the loop has already closed
                     pass
             self._thread.join(timeout=5)
-        for sock in (self.rest.sock, self.stream.sock):
+        for sock in (self.rest.sock, self.stream.sock, *([self.plain.sock] if self.plain else [])):
             sock.close()  # closed already when they were served; not when start() was never called
         if self._tmp is not None:
             self._tmp.cleanup()

@@ -16,8 +16,16 @@ from collections import deque
 from betfairlightweight.compat import json
 
 from emulator.exchange import Exchange
+from emulator.projection import Projection
 from emulator.shapes import stream_problem
-from emulator.subscriptions import heartbeat_seconds, market_image, market_matches, of_strategies, order_image
+from emulator.subscriptions import (
+    approximation_note,
+    heartbeat_seconds,
+    market_image,
+    market_matches,
+    of_strategies,
+    order_image,
+)
 
 logger = logging.getLogger("paddock.emulator.stream")
 CRLF = b"\r\n"
@@ -28,6 +36,11 @@ AUTH_SECONDS = 30.0  # a connection not authenticated this long after its TLS ha
 WRITE_BUFFER = 1 << 20  # bytes written ahead of the client before the writer waits for it
 _connection_ids = itertools.count(1)
 _CLOSE = object()  # in the outbox: send what came before, then close
+
+
+def _id(request_id: int | None) -> dict:
+    """The id field of a reply or data message: the request's id, left out when the request had none."""
+    return {} if request_id is None else {"id": request_id}
 
 
 def encode(message: dict) -> bytes:
@@ -54,9 +67,12 @@ class StreamConnection:
         self.outbox: asyncio.Queue = asyncio.Queue()
         self.authenticated = False
         self.market_sub: int | None = None
+        self.market_subscribed = False
+        self.projection = Projection(None)
         self.market_filter: dict = {}
         self.sent_markets: set[str] = set()
         self.order_sub: int | None = None
+        self.order_subscribed = False
         self.strategy_refs: set[str] = set()
         self.heartbeat = 5.0
         self.last_clk = "0"
@@ -92,7 +108,7 @@ class StreamConnection:
     def market_changes(self, changes: list[dict], pt: int, clk: str, conflated: bool = False) -> None:
         """Queue the subscribed part of a market-change message (an image for a market seen for the first time);
         `conflated` marks it `con: true`, as Betfair does when it merged several updates into one."""
-        if self.market_sub is None:
+        if not self.market_subscribed:
             return
         mc = []
         for change in changes:
@@ -101,28 +117,28 @@ class StreamConnection:
                 continue
             if market.market_id not in self.sent_markets:
                 self.sent_markets.add(market.market_id)
-                mc.append(market.image())
+                mc.append(self.projection.image(market))
             else:
-                mc.append(change)
+                mc.append(self.projection.change(market, change))
         if mc:
             self.last_clk = clk
-            message = {"op": "mcm", "id": self.market_sub, "clk": clk, "pt": pt, "mc": mc}
+            message = {"op": "mcm", **_id(self.market_sub), "clk": clk, "pt": pt, "mc": mc}
             if conflated:
                 message["con"] = True
             self._post(message)
 
     def order_changes(self, oc: list[dict], pt: int, clk: str) -> None:
         """Queue order changes of the subscribed strategy refs."""
-        if self.order_sub is None:
+        if not self.order_subscribed:
             return
         oc = of_strategies(oc, self.strategy_refs)
         if oc:
-            self._post({"op": "ocm", "id": self.order_sub, "clk": clk, "pt": pt, "oc": oc})
+            self._post({"op": "ocm", **_id(self.order_sub), "clk": clk, "pt": pt, "oc": oc})
 
     def status_503(self, pt: int, clk: str) -> None:
         """Queue a 503 (data delayed) status on the market subscription."""
-        if self.market_sub is not None:
-            self._post({"op": "mcm", "id": self.market_sub, "clk": clk, "pt": pt, "status": 503})
+        if self.market_subscribed:
+            self._post({"op": "mcm", **_id(self.market_sub), "clk": clk, "pt": pt, "status": 503})
 
     def close(self) -> None:
         """Drop the connection at once, from any thread."""
@@ -211,18 +227,20 @@ class StreamConnection:
             self._status(None, "FAILURE", "TIMEOUT", f"not authenticated within {self.auth_timeout:g} s", close=True)
 
     def _heartbeat(self) -> dict | None:
-        sub_id, op = (self.market_sub, "mcm") if self.market_sub is not None else (self.order_sub, "ocm")
-        if sub_id is None:
+        if not self.market_subscribed and not self.order_subscribed:
             return None
-        return {"op": op, "id": sub_id, "clk": self.last_clk, "pt": self.exchange.now_ms(), "ct": "HEARTBEAT"}
+        sub_id, op = (self.market_sub, "mcm") if self.market_subscribed else (self.order_sub, "ocm")
+        return {"op": op, **_id(sub_id), "clk": self.last_clk, "pt": self.exchange.now_ms(), "ct": "HEARTBEAT"}
 
     def _status(
         self, request_id, code: str = "SUCCESS", error: str | None = None, message: str = "", close: bool = False
     ) -> None:
-        status = {"op": "status", "id": request_id, "statusCode": code, "connectionClosed": close or self.closing}
+        status = {"op": "status", **_id(request_id), "statusCode": code, "connectionClosed": close or self.closing}
         if error:
             status["errorCode"] = error
             status["errorMessage"] = message or error.replace("_", " ").lower()
+        elif message:
+            status["errorMessage"] = message  # a note on a SUCCESS (an approximated field): the one text field
         self._post(status)
         if close:
             self.closing = True
@@ -259,9 +277,13 @@ class StreamConnection:
         self.heartbeat = heartbeat_seconds(request)
         with self.exchange.lock:
             self.market_sub = request.get("id")
+            self.market_subscribed = True
             self.market_filter = request.get("marketFilter") or {}
-            self._status(self.market_sub)
-            image = market_image(self.exchange, self.market_sub, self.market_filter, self.heartbeat, resubscribe)
+            self.projection = Projection(request.get("marketDataFilter"))
+            self._status(self.market_sub, message=approximation_note(self.exchange, self.projection))
+            image = market_image(
+                self.exchange, self.market_sub, self.market_filter, self.heartbeat, resubscribe, self.projection
+            )
             self.sent_markets = {m["id"] for m in image["mc"]}
             self.last_clk = image["clk"]
             self._post(image)
@@ -273,6 +295,7 @@ class StreamConnection:
         order_filter = request.get("orderFilter") or {}
         with self.exchange.lock:
             self.order_sub = request.get("id")
+            self.order_subscribed = True
             self.strategy_refs = set(order_filter.get("customerStrategyRefs") or ())
             self._status(self.order_sub)
             self._post(order_image(self.exchange, self.order_sub, self.strategy_refs, self.heartbeat))

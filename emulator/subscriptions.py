@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from emulator.book import MarketState
 from emulator.exchange import Exchange
+from emulator.projection import Projection, approximation
 
 HEARTBEAT_MS = (500, 5000)  # Betfair's bounds for heartbeatMs; 5000 when absent
 
@@ -39,12 +40,12 @@ def of_strategies(oc: list[dict], strategy_refs: set[str]) -> list[dict]:
     return [m for m in oc if any(r["uo"] for r in m["orc"])]
 
 
-def _first(exchange: Exchange, op: str, sub_id: int, heartbeat: float, ct: str) -> dict:
+def _first(exchange: Exchange, op: str, sub_id: int | None, heartbeat: float, ct: str) -> dict:
     """The fields every subscription's first message carries, with a fresh clock."""
     clk = exchange.clk()
     return {
         "op": op,
-        "id": sub_id,
+        **({} if sub_id is None else {"id": sub_id}),
         "initialClk": clk,
         "clk": clk,
         "conflateMs": 0,
@@ -54,10 +55,25 @@ def _first(exchange: Exchange, op: str, sub_id: int, heartbeat: float, ct: str) 
     }
 
 
-def market_image(exchange: Exchange, sub_id: int, market_filter: dict, heartbeat: float, resubscribe: bool) -> dict:
+def market_image(
+    exchange: Exchange,
+    sub_id: int | None,
+    market_filter: dict,
+    heartbeat: float,
+    resubscribe: bool,
+    projection: Projection,
+) -> dict:
     """The first mcm of a market subscription: every matching market whole. Call with the exchange locked."""
     first = _first(exchange, "mcm", sub_id, heartbeat, "RESUB_DELTA" if resubscribe else "SUB_IMAGE")
-    return first | {"mc": [m.image() for m in exchange.markets.values() if market_matches(m, market_filter)]}
+    markets = [m for m in exchange.markets.values() if market_matches(m, market_filter)]
+    return first | {"mc": [projection.image(m) for m in markets]}
+
+
+def approximation_note(exchange: Exchange, projection: Projection) -> str:
+    """What a subscription's status says when full ladders it asked for are approximated (empty when none are)."""
+    if projection.keys is None or not {"atb", "atl"} & projection.keys:
+        return ""
+    return approximation(exchange.catalogue.recorded)
 
 
 def order_image(exchange: Exchange, sub_id: int, strategy_refs: set[str], heartbeat: float) -> dict:
